@@ -1,0 +1,112 @@
+"""llama.cpp backend (``llama-cpp-python``): GGUF models in process, JSON-schema grammars, GGUF LoRA adapters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from logreasoner.errors import ModelUnavailableError
+from logreasoner.lm.engine_base import LocalEngine
+
+__all__ = ["LlamaCppEngine", "llama_cpp_available"]
+
+
+def llama_cpp_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+class LlamaCppEngine(LocalEngine):
+    """A GGUF model run in process by llama.cpp. Loaded lazily on the first call; safe to share across threads."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        *,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        lora_path: str | None = None,
+        chat_format: str | None = None,
+        seed: int = 0,
+        constrained: bool = True,
+        n_batch: int = 512,
+    ) -> None:
+        super().__init__(constrained=constrained)
+        self.model_path = str(model_path)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, min(os.cpu_count() or 1, 8))
+        self.lora_path = lora_path
+        self.chat_format = chat_format
+        self.seed = seed
+        self.n_batch = n_batch
+        self._llm = None
+        if not Path(self.model_path).is_file():
+            raise ModelUnavailableError(f"GGUF file not found: {self.model_path}", "check the path or run 'logreasoner models pull'")
+
+    @property
+    def model_name(self) -> str:
+        return Path(self.model_path).name
+
+    def dump_state(self) -> dict:
+        return {"model_path": self.model_path, "n_ctx": self.n_ctx, "lora_path": self.lora_path,
+                "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained}
+
+    @classmethod
+    def load_state(cls, state: dict) -> "LlamaCppEngine":
+        return cls(**state)
+
+    def _load(self):
+        if self._llm is not None:
+            return self._llm
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ModelUnavailableError(
+                "the llama.cpp backend is not installed",
+                "pip install 'logreasoner[local]' (builds llama-cpp-python, 8-10 min once)",
+            ) from None
+        kwargs = dict(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed,
+                      n_batch=self.n_batch, verbose=False)
+        if self.lora_path:
+            kwargs["lora_path"] = self.lora_path
+        if self.chat_format:
+            kwargs["chat_format"] = self.chat_format
+        try:
+            self._llm = Llama(**kwargs)
+        except (ValueError, RuntimeError) as e:
+            raise ModelUnavailableError(f"llama.cpp could not load {self.model_path}: {e}",
+                                        "check that the file is a complete GGUF model") from None
+        return self._llm
+
+    def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
+        llm = self._load()
+        kwargs = dict(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop or None)
+        if top_p is not None:
+            kwargs["top_p"] = top_p
+        if seed is not None:
+            kwargs["seed"] = seed
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        try:
+            out = llm.create_chat_completion(**kwargs)
+        except ValueError as e:
+            if "exceed context window" in str(e):
+                raise ModelUnavailableError(
+                    f"the prompt is longer than the model's context ({self.n_ctx} tokens)",
+                    "show fewer templates (--max-templates) or shorter lines",
+                ) from None
+            raise
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return (choice["message"].get("content") or "", int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)), choice.get("finish_reason") or "stop")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                try:
+                    self._llm.close()
+                except Exception:  # llama_cpp may already be torn down at interpreter exit
+                    pass
+                self._llm = None

@@ -1,0 +1,76 @@
+"""JSON schemas for constrained decoding: take the schema an adapter asked for and make it safe for tiny models.
+
+Tiny models fill free-text fields with endless tokens and arrays with endless items; capped schemas keep
+grammar-constrained output inside ``max_tokens`` so it parses.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["schema_from_response_format", "cap_schema"]
+
+
+def schema_from_response_format(fmt: Any) -> dict | None:
+    """The JSON schema inside an OpenAI/lm15 ``response_format`` (None when it asks for no schema)."""
+    if not fmt:
+        return None
+    if isinstance(fmt, type):  # a pydantic model class
+        try:
+            return fmt.model_json_schema()
+        except Exception:
+            return None
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_schema":
+        inner = fmt.get("json_schema", fmt)
+        return inner.get("schema") if isinstance(inner, dict) else None
+    if fmt.get("type") == "json_object":
+        return fmt.get("schema") or {"type": "object"}
+    return None
+
+
+def _resolve(schema: dict, root: dict, depth: int = 0) -> dict:
+    if depth > 20:
+        return schema
+    if "$ref" in schema:
+        ref = schema["$ref"].split("/")[-1]
+        target = root.get("$defs", {}).get(ref) or root.get("definitions", {}).get(ref) or {}
+        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        return _resolve(merged, root, depth + 1)
+    return schema
+
+
+def cap_schema(schema: dict, *, max_string: int = 300, max_items: int = 6) -> dict:
+    """Inline ``$ref``s and give every string a ``maxLength`` and every array a ``maxItems``.
+
+    Existing caps are kept when tighter. ``json_schema_extra`` keys the adapter left in place are dropped.
+    """
+    root = copy.deepcopy(schema)
+
+    def walk(node: Any, depth: int = 0) -> Any:
+        if not isinstance(node, dict) or depth > 30:
+            return node
+        node = _resolve(node, root)
+        node = {k: v for k, v in node.items() if k not in ("json_schema_extra", "title", "$defs", "definitions")}
+        for key in ("anyOf", "oneOf", "allOf"):
+            if key in node:
+                node[key] = [walk(x, depth + 1) for x in node[key]]
+        t = node.get("type")
+        if t == "string" and "enum" not in node and "const" not in node:
+            node["maxLength"] = min(int(node.get("maxLength", max_string)), max_string)
+        if t == "array":
+            node["maxItems"] = min(int(node.get("maxItems", max_items)), max_items)
+            if "items" in node:
+                node["items"] = walk(node["items"], depth + 1)
+        if t == "object" or "properties" in node:
+            node["properties"] = {k: walk(v, depth + 1) for k, v in node.get("properties", {}).items()}
+        return node
+
+    out = walk(root)
+    # top-level lists (plan steps, step results) must not come back empty from a model that takes the shortcut
+    for prop in out.get("properties", {}).values():
+        if isinstance(prop, dict) and prop.get("type") == "array" and "minItems" not in prop:
+            prop["minItems"] = 1
+    return out

@@ -1,0 +1,204 @@
+"""One function from a model spec to a DSPy LM.
+
+Specs:
+  ``local`` (or another embedded name)   the embedded SmolLM2-135M-Instruct, in process (llama.cpp, else transformers)
+  ``path/to/model.gguf``                  a GGUF file in process (llama.cpp); ``adapter=`` a GGUF LoRA
+  ``path/to/hf-folder``                   a Hugging Face model folder (transformers); ``adapter=`` a PEFT folder
+  ``path/to/run``                         a folder with ``logreasoner_model.json`` (a tuned student from finetune)
+  ``provider/model``                      anything litellm/DSPy knows: ``openai/gpt-4o-mini``, ``ollama_chat/qwen2.5:7b``,
+                                          ``openai/<name>`` with ``api_base=`` for vLLM, SGLang or llama.cpp servers
+Prefixes ``llamacpp:`` and ``hf:`` force a backend for paths and embedded names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from logreasoner.errors import MissingAPIKeyError, ModelUnavailableError
+
+__all__ = ["load_lm", "ModelSpec", "parse_spec", "MANIFEST_NAME", "engine_of"]
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+MANIFEST_NAME = "logreasoner_model.json"
+_KEY_ENV = {
+    "openai": ["OPENAI_API_KEY"],
+    "anthropic": ["ANTHROPIC_API_KEY"],
+    "gemini": ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+    "groq": ["GROQ_API_KEY"],
+    "mistral": ["MISTRAL_API_KEY"],
+    "together_ai": ["TOGETHERAI_API_KEY", "TOGETHER_API_KEY"],
+    "deepseek": ["DEEPSEEK_API_KEY"],
+    "openrouter": ["OPENROUTER_API_KEY"],
+    "fireworks_ai": ["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY"],
+    "cohere": ["COHERE_API_KEY"],
+    "xai": ["XAI_API_KEY"],
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str  # "embedded" | "gguf" | "hf" | "run" | "remote"
+    target: str
+    backend: str | None = None  # "llamacpp" | "hf" | None (choose)
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """Classify a spec string without loading anything."""
+    from logreasoner.lm.registry import EMBEDDED_MODELS, MODEL_ALIASES
+
+    if not spec or not spec.strip():
+        raise ModelUnavailableError("empty model spec", "pass e.g. --model local or --model openai/gpt-4o-mini")
+    s = spec.strip()
+    backend = None
+    for prefix in ("llamacpp:", "hf:"):
+        if s.startswith(prefix):
+            backend, s = prefix[:-1], s[len(prefix):]
+    if s.startswith("local:"):
+        s = s[len("local:"):]
+    if s in MODEL_ALIASES or s in EMBEDDED_MODELS:
+        return ModelSpec("embedded", s, backend)
+    p = Path(s).expanduser()
+    if p.exists():
+        if p.is_file():
+            if p.suffix.lower() == ".gguf":
+                return ModelSpec("gguf", str(p), backend)
+            raise ModelUnavailableError(f"{s} is a file but not a GGUF model", "pass a .gguf file or a model folder")
+        if (p / MANIFEST_NAME).is_file():
+            return ModelSpec("run", str(p), backend)
+        if (p / "config.json").is_file() or (p / "adapter_config.json").is_file():
+            return ModelSpec("hf", str(p), backend or "hf")
+        ggufs = sorted(p.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return ModelSpec("gguf", str(ggufs[0]), backend)
+        raise ModelUnavailableError(f"folder {s} holds no model I can load",
+                                    f"expected a Hugging Face folder (config.json), one .gguf file, or {MANIFEST_NAME}")
+    if "/" in s and not s.startswith((".", "/", "~")):
+        return ModelSpec("remote", s, None)
+    raise ModelUnavailableError(
+        f"unknown model {spec!r}",
+        "use 'local', a path to a .gguf file or a model folder, or provider/model such as openai/gpt-4o-mini",
+    )
+
+
+def _check_key(model: str, api_key: str | None, api_base: str | None) -> None:
+    provider = model.split("/", 1)[0]
+    if api_key or api_base:
+        return  # a local server, or a key given explicitly
+    if provider in ("ollama", "ollama_chat", "hosted_vllm", "lm_studio", "llamafile"):
+        return
+    envs = _KEY_ENV.get(provider)
+    if envs and not any(os.environ.get(e) for e in envs):
+        raise MissingAPIKeyError(
+            f"no API key for {provider}: set {envs[0]}",
+            f"export {envs[0]}=... (or pass --api-base for a local OpenAI-compatible server)",
+        )
+
+
+def _choose_backend(requested: str | None, adapter: str | None) -> str:
+    from logreasoner.lm.llamacpp import llama_cpp_available
+
+    if requested:
+        return requested
+    if adapter and (Path(adapter) / "adapter_config.json").exists():
+        return "hf"  # PEFT adapters run on transformers
+    if llama_cpp_available():
+        return "llamacpp"
+    import importlib.util
+
+    if importlib.util.find_spec("transformers") and importlib.util.find_spec("torch"):
+        return "hf"
+    raise ModelUnavailableError(
+        "no in-process backend is installed",
+        "pip install 'logreasoner[local]' (llama.cpp) or 'logreasoner[hf]' (transformers)",
+    )
+
+
+def _local_engine(path: str, backend: str, adapter: str | None, constrained: bool, chat_format: str | None,
+                  n_ctx: int, gguf_base: str | None = None) -> Any:
+    if backend == "llamacpp":
+        from logreasoner.lm.llamacpp import LlamaCppEngine
+
+        if adapter and not str(adapter).endswith(".gguf"):
+            raise ModelUnavailableError("llama.cpp takes LoRA adapters as .gguf files only",
+                                        "use the hf: backend for a PEFT adapter folder")
+        return LlamaCppEngine(path, lora_path=adapter, constrained=constrained, chat_format=chat_format, n_ctx=n_ctx)
+    from logreasoner.lm.hf import TransformersEngine
+
+    return TransformersEngine(path, adapter=adapter, constrained=constrained)
+
+
+def engine_of(lm: Any) -> Any:
+    """The in-process engine behind a DSPy LM (None for remote models)."""
+    eng = getattr(lm, "engine", None)
+    return None if isinstance(eng, str) or eng is None else eng
+
+
+def load_lm(
+    spec: str = "local",
+    *,
+    adapter: str | None = None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    temperature: float = 0.0,
+    max_tokens: int | None = None,
+    cache: bool = True,
+    constrained: bool = True,
+    n_ctx: int = 8192,
+    downloader: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Turn a model spec into a ``dspy.LM``. See the module docstring for the spec forms.
+
+    In-process models are DSPy 3.4 engines with schema-constrained decoding (``constrained=False`` turns it off,
+    to measure what it buys). Remote models get their keys from the usual environment variables.
+    """
+    import dspy
+
+    ms = parse_spec(spec)
+    if ms.kind == "remote":
+        _check_key(ms.target, api_key, api_base)
+        extra = dict(kwargs)
+        if api_base:
+            extra["api_base"] = api_base
+        if api_key:
+            extra["api_key"] = api_key
+        elif api_base:
+            extra["api_key"] = "none"
+        if max_tokens:
+            extra["max_tokens"] = max_tokens
+        return dspy.LM(ms.target, temperature=temperature, cache=cache, **extra)
+
+    chat_format = None
+    if ms.kind == "embedded":
+        from logreasoner.lm.registry import embedded_model, resolve_embedded
+
+        path = str(resolve_embedded(ms.target, downloader=downloader))
+        model = embedded_model(ms.target)
+        name, chat_format = f"local/{model.name}", model.chat_format
+    elif ms.kind == "run":
+        manifest = json.loads((Path(ms.target) / MANIFEST_NAME).read_text())
+        base = manifest.get("base", "local")
+        run_adapter = manifest.get("adapter")
+        if run_adapter:
+            run_adapter = str((Path(ms.target) / run_adapter).resolve())
+        merged = manifest.get("merged")
+        if merged:
+            return load_lm(str((Path(ms.target) / merged).resolve()), adapter=adapter, temperature=temperature,
+                           max_tokens=max_tokens, cache=cache, constrained=constrained, n_ctx=n_ctx, **kwargs)
+        return load_lm(base if not ms.backend else f"{ms.backend}:{base}", adapter=adapter or run_adapter,
+                       temperature=temperature, max_tokens=max_tokens, cache=cache, constrained=constrained,
+                       n_ctx=n_ctx, downloader=downloader, **kwargs)
+    else:
+        path, name = ms.target, f"local/{Path(ms.target).name}"
+    backend = _choose_backend(ms.backend, adapter)
+    engine = _local_engine(path, backend, adapter, constrained, chat_format, n_ctx)
+    if adapter:
+        name += f"+{Path(adapter).name}"
+    name += f"@{backend}" + ("" if constrained else "-free")
+    extra = {"max_tokens": max_tokens} if max_tokens else {}
+    return dspy.LM(name, engine=engine, temperature=temperature, cache=cache, **extra, **kwargs)

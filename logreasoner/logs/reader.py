@@ -1,0 +1,224 @@
+"""Reading logs from files, globs, stdin or text: any encoding, gzip, bounded line length, never a crash.
+
+Lines are streamed (bounded memory); undecodable bytes are replaced with U+FFFD and counted; lines longer than
+``max_line_chars`` are cut with a visible marker; files that look binary are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import gzip
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator
+
+from logreasoner.errors import InputError
+
+__all__ = ["LogLine", "ReadStats", "iter_lines", "read_lines", "expand_sources", "TRUNCATION_MARKER"]
+
+TRUNCATION_MARKER = " …[truncated {n} chars]"
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log line: where it came from, its 1-based number in that source, and its text."""
+
+    source: str
+    number: int
+    text: str
+
+
+@dataclass
+class ReadStats:
+    """What reading cost and what it had to repair."""
+
+    sources: list[str] = field(default_factory=list)
+    lines: int = 0
+    bytes_read: int = 0
+    replaced_bytes: int = 0
+    truncated_lines: int = 0
+    skipped_lines: int = 0
+
+
+def expand_sources(sources: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
+    """Expand paths and globs into a sorted list of files; ``-`` means stdin. Missing paths raise InputError."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    out: list[str] = []
+    for src in sources:
+        s = os.fspath(src)
+        if s == "-":
+            out.append(s)
+            continue
+        p = Path(s).expanduser()
+        if p.is_dir():
+            files = sorted(str(x) for x in p.rglob("*") if x.is_file())
+            if not files:
+                raise InputError(f"folder {s} holds no files", "point at a log file, a glob or a folder with logs")
+            out.extend(files)
+        elif p.exists():
+            out.append(str(p))
+        elif any(c in s for c in "*?["):
+            hits = sorted(h for h in _glob.glob(str(p), recursive=True) if Path(h).is_file())
+            if not hits:
+                raise InputError(f"no file matches {s}", "check the pattern; quote it so the shell does not expand it")
+            out.extend(hits)
+        else:
+            raise InputError(f"file not found: {s}", "check the path (or pass '-' to read standard input)")
+    return out
+
+
+def _open_binary(source: str) -> BinaryIO:
+    if source == "-":
+        raw: BinaryIO = sys.stdin.buffer
+        head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+        return gzip.GzipFile(fileobj=raw) if head == _GZIP_MAGIC else raw
+    try:
+        f = open(source, "rb")
+    except IsADirectoryError:
+        raise InputError(f"{source} is a folder", "pass a file, a glob, or the folder itself to read every file in it")
+    except PermissionError:
+        raise InputError(f"permission denied reading {source}", "check the file's permissions") from None
+    head = f.read(2)
+    f.seek(0)
+    if head == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=f)  # type: ignore[return-value]
+    return f
+
+
+def _looks_binary(chunk: bytes) -> bool:
+    if not chunk:
+        return False
+    if b"\x00" in chunk:
+        # UTF-16 text has NULs too; accept it when a BOM says so
+        return not chunk.startswith((b"\xff\xfe", b"\xfe\xff"))
+    ctrl = sum(1 for b in chunk if b < 32 and b not in (9, 10, 12, 13, 27))
+    return ctrl / len(chunk) > 0.10
+
+
+def _decode(raw: bytes, stats: ReadStats, encoding: str) -> str:
+    text = raw.decode(encoding, errors="surrogateescape")
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        n = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+        stats.replaced_bytes += n
+        text = "".join("\ufffd" if "\udc80" <= ch <= "\udcff" else ch for ch in text)
+    return text
+
+
+def _iter_stream(f: BinaryIO, source: str, stats: ReadStats, max_line_chars: int) -> Iterator[LogLine]:
+    buffered = f if isinstance(f, io.BufferedReader) else io.BufferedReader(f)  # type: ignore[arg-type]
+    try:
+        head = buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise InputError(f"cannot read {source}: {e}", "check that the file is a complete text or .gz log") from None
+    encoding = "utf-8"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+        data = buffered.read()
+        stats.bytes_read += len(data)
+        lines = data.decode(encoding, errors="replace").splitlines()
+        for i, t in enumerate(lines, 1):
+            stats.lines += 1
+            yield LogLine(source, i, _cut(t, max_line_chars, stats))
+        return
+    if _looks_binary(head):
+        raise InputError(
+            f"{source} looks like a binary file, not a text log",
+            "pass a text log (plain or .gz); decompress other archives first",
+        )
+    if head.startswith(b"\xef\xbb\xbf"):
+        buffered.read(3)
+    limit = max(max_line_chars * 4 + 4, 1024)  # bytes: up to 4 per char in UTF-8
+    number = 0
+    try:
+        while True:
+            raw = buffered.readline(limit)
+            if not raw:
+                break
+            stats.bytes_read += len(raw)
+            overflow = 0
+            if not raw.endswith(b"\n") and len(raw) >= limit:
+                # a huge line: keep its head, skip (and count) the rest without holding it in memory
+                while True:
+                    more = buffered.readline(1 << 20)
+                    if not more:
+                        break
+                    stats.bytes_read += len(more)
+                    overflow += len(more)
+                    if more.endswith(b"\n"):
+                        break
+            number += 1
+            text = _decode(raw.rstrip(b"\r\n"), stats, encoding)
+            stats.lines += 1
+            yield LogLine(source, number, _cut(text, max_line_chars, stats, extra=overflow))
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise InputError(f"cannot read {source}: {e}", "the file may be truncated or not really gzip") from None
+
+
+def _cut(text: str, max_chars: int, stats: ReadStats, extra: int = 0) -> str:
+    if len(text) <= max_chars and not extra:
+        return text
+    stats.truncated_lines += 1
+    dropped = max(0, len(text) - max_chars) + extra
+    return text[:max_chars] + TRUNCATION_MARKER.format(n=dropped)
+
+
+def iter_lines(
+    sources: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    max_line_chars: int = 2000,
+    stats: ReadStats | None = None,
+    skip_blank: bool = True,
+) -> Iterator[LogLine]:
+    """Stream the lines of one or more sources (files, globs, folders, ``-``) in bounded memory."""
+    stats = stats if stats is not None else ReadStats()
+    for source in expand_sources(sources):
+        stats.sources.append(source)
+        f = _open_binary(source)
+        try:
+            for line in _iter_stream(f, source, stats, max_line_chars):
+                if skip_blank and not line.text.strip():
+                    stats.skipped_lines += 1
+                    continue
+                yield line
+        finally:
+            if source != "-":
+                f.close()
+
+
+def read_lines(
+    sources: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
+    *,
+    text: str | None = None,
+    max_line_chars: int = 2000,
+    max_lines: int | None = None,
+    stats: ReadStats | None = None,
+) -> list[LogLine]:
+    """Read all lines (or the first ``max_lines``) from sources, or split ``text``. Empty input raises InputError."""
+    stats = stats if stats is not None else ReadStats()
+    if text is not None:
+        stats.sources.append("<text>")
+        out = []
+        for i, t in enumerate(text.splitlines(), 1):
+            stats.lines += 1
+            if t.strip():
+                out.append(LogLine("<text>", i, _cut(t, max_line_chars, stats)))
+            if max_lines and len(out) >= max_lines:
+                break
+    else:
+        if sources is None:
+            raise InputError("no log given", "pass a path, a glob, '-' for stdin, or text=...")
+        out = []
+        for line in iter_lines(sources, max_line_chars=max_line_chars, stats=stats):
+            out.append(line)
+            if max_lines and len(out) >= max_lines:
+                break
+    if not out:
+        where = ", ".join(stats.sources) or "the input"
+        raise InputError(f"{where} holds no log lines (empty or blank)", "pass a log with at least one line")
+    return out

@@ -1,0 +1,40 @@
+"""Typed settings, validated on creation, read from ``LOGREASONER_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "default_cache_dir"]
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "logreasoner"
+
+
+class Settings(BaseSettings):
+    """Process-wide defaults. Override with environment variables, e.g. ``LOGREASONER_MODEL=openai/gpt-4o-mini``."""
+
+    model_config = SettingsConfigDict(env_prefix="LOGREASONER_", extra="ignore")
+
+    model: str = Field("local", description="Default model spec (see logreasoner.lm.load_lm).")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Models, thought store, answer cache.")
+    threads: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)), ge=1, le=256)
+    max_line_chars: int = Field(2000, ge=80, description="Longer log lines are truncated with a marker.")
+    max_templates_in_prompt: int = Field(40, ge=1, le=2000)
+    context_tokens: int = Field(8192, ge=512)
+    seed: int = 0
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(v).expanduser()
+
+
+def get_settings(**overrides) -> Settings:
+    """Fresh settings from the environment plus explicit overrides (validated)."""
+    return Settings(**overrides)

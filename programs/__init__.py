@@ -1,0 +1,21 @@
+"""DSPy programs for coarse-to-fine log reasoning: planner, step reasoner, LogReasoner, baselines."""
+
+from logreasoner.programs.answers import (
+    AnomalyAnswer,
+    DiagnosisAnswer,
+    InterpretAnswer,
+    ParseAnswer,
+    Plan,
+    RCAAnswer,
+    StepResult,
+)
+from logreasoner.programs.defaults import PROGRAM_KINDS, build_program, builtin_plans, default_retriever
+from logreasoner.programs.modules import ChainOfThoughtAnswer, CoarsePlanner, DirectAnswer, LogReasoner, StepReasoner
+from logreasoner.programs.retrieval import ExpertPlan, InMemoryRetriever, Retriever
+
+__all__ = [
+    "LogReasoner", "CoarsePlanner", "StepReasoner", "DirectAnswer", "ChainOfThoughtAnswer",
+    "build_program", "PROGRAM_KINDS", "default_retriever", "builtin_plans",
+    "ExpertPlan", "Retriever", "InMemoryRetriever",
+    "AnomalyAnswer", "DiagnosisAnswer", "RCAAnswer", "ParseAnswer", "InterpretAnswer", "Plan", "StepResult",
+]

@@ -1,0 +1,191 @@
+"""The programs: coarse planner, step reasoner, the composed LogReasoner, and the baselines.
+
+One program object serves the three uses — run, evaluate, distil: the evals score it, the finetune package
+formats its training data with the same predictors and adapter, the CLI and agents call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dspy
+
+from logreasoner.logs.excerpt import LogExcerpt, build_excerpt
+from logreasoner.programs.answers import Plan, StepResult
+from logreasoner.programs.calling import call_predictor
+from logreasoner.programs.retrieval import ExpertPlan, Retriever, render_plans
+from logreasoner.programs.signatures import coarse_plan_signature, direct_signature, step_signature
+from logreasoner.tasks import Task, get_task
+
+__all__ = ["CoarsePlanner", "StepReasoner", "LogReasoner", "DirectAnswer", "ChainOfThoughtAnswer", "as_excerpt"]
+
+
+def as_excerpt(log: Any = None, *, path: str | None = None, max_templates: int = 40, max_chars: int = 6000,
+               group: bool = True) -> LogExcerpt:
+    """Accept raw text, a list of LogLines, a path, or a ready LogExcerpt."""
+    if isinstance(log, LogExcerpt):
+        return log
+    return build_excerpt(log, path=path, max_templates=max_templates, max_chars=max_chars, group=group)
+
+
+def _answer_sig(sig: Any, task: Task, labels: Any) -> Any:
+    model = task.answer_model(labels)
+    return sig if model is sig.output_fields["answer"].annotation else sig.with_updated_fields("answer", type_=model)
+
+
+class CoarsePlanner(dspy.Module):
+    """Log excerpt + question + expert plans -> a coarse, reusable plan (:class:`Plan`)."""
+
+    def __init__(self, task: str | Task = "anomaly") -> None:
+        super().__init__()
+        self.task = get_task(task)
+        self.predict = dspy.Predict(coarse_plan_signature(self.task.description))
+
+    def forward(self, log_excerpt: str, question: str = "", expert_plans: str = "") -> dspy.Prediction:
+        r = call_predictor(self.predict, question=question or "", log_excerpt=log_excerpt, expert_plans=expert_plans)
+        plan = None
+        if r.ok:
+            p = r.prediction
+            plan = Plan(problem_overview=str(p.problem_overview or ""),
+                        key_challenges=[str(x) for x in (p.key_challenges or [])],
+                        reasoning_steps=[str(x) for x in (p.reasoning_steps or [])])
+        return dspy.Prediction(plan=plan, format_error="; ".join(r.errors) if not r.ok else None, raw=r.raw,
+                               attempts=r.attempts)
+
+
+class StepReasoner(dspy.Module):
+    """Plan + log excerpt -> steps instantiated on the lines (evidence by line number) -> typed answer."""
+
+    def __init__(self, task: str | Task = "anomaly") -> None:
+        super().__init__()
+        self.task = get_task(task)
+        self.predict = dspy.Predict(step_signature(self.task.description, self.task.answer_type))
+
+    def forward(self, log_excerpt: str, plan: str, question: str = "", labels: list[str] | None = None) -> dspy.Prediction:
+        sig = _answer_sig(self.predict.signature, self.task, labels)
+        r = call_predictor(self.predict, question=question or "", log_excerpt=log_excerpt, plan=plan, signature=sig)
+        if not r.ok:
+            return dspy.Prediction(steps=[], answer=None, format_error="; ".join(r.errors), raw=r.raw,
+                                   attempts=r.attempts)
+        steps = [s if isinstance(s, StepResult) else StepResult.model_validate(s) for s in (r.prediction.steps or [])]
+        return dspy.Prediction(steps=steps, answer=r.prediction.answer, format_error=None, raw=None, attempts=r.attempts)
+
+
+class _ExcerptMixin:
+    max_templates: int
+    max_chars: int
+    group: bool
+
+    def _excerpt(self, log: Any, path: str | None) -> LogExcerpt:
+        return as_excerpt(log, path=path, max_templates=self.max_templates, max_chars=self.max_chars, group=self.group)
+
+
+class LogReasoner(_ExcerptMixin, dspy.Module):
+    """Retrieve expert plans -> coarse plan -> fine steps -> typed answer, in one composable module.
+
+    Every stage is a constructor argument: ``retriever=None`` turns retrieval off, ``planner=``/``step_reasoner=``
+    take your own modules, and ``planner_lm=``/``step_lm=`` run a stage on another model (e.g. a strong planner
+    and a small local step reasoner).
+
+    Call it as ``program(log=text_or_lines, question=..., labels=[...])`` (or ``path=``). The prediction holds
+    ``answer`` (the task's pydantic answer, or None on a format failure), ``plan``, ``steps``, ``expert_plans``,
+    ``evidence`` (the real lines cited), ``excerpt``, ``format_error`` and ``raw``.
+    """
+
+    def __init__(
+        self,
+        task: str | Task = "anomaly",
+        *,
+        retriever: Retriever | None | str = "default",
+        planner: dspy.Module | None = None,
+        step_reasoner: dspy.Module | None = None,
+        planner_lm: Any = None,
+        step_lm: Any = None,
+        k: int = 3,
+        max_templates: int = 40,
+        max_chars: int = 6000,
+        group: bool = True,
+    ) -> None:
+        super().__init__()
+        self.task = get_task(task)
+        if retriever == "default":
+            from logreasoner.programs.defaults import default_retriever
+
+            retriever = default_retriever()
+        self.retriever = retriever
+        self.planner = planner or CoarsePlanner(self.task)
+        self.step_reasoner = step_reasoner or StepReasoner(self.task)
+        self.planner_lm, self.step_lm = planner_lm, step_lm
+        self.k, self.max_templates, self.max_chars, self.group = k, max_templates, max_chars, group
+
+    def retrieve(self, excerpt: LogExcerpt, question: str | None) -> list[ExpertPlan]:
+        if self.retriever is None or self.k <= 0:
+            return []
+        query = f"{question or ''}\n{self.task.description}\n" + "\n".join(g.first.text for g in excerpt.shown[:30])
+        return list(self.retriever.retrieve(query, task=self.task.name, k=self.k))
+
+    def forward(self, log: Any = None, question: str | None = None, labels: list[str] | None = None,
+                path: str | None = None) -> dspy.Prediction:
+        excerpt = self._excerpt(log, path)
+        plans = self.retrieve(excerpt, question)
+        with dspy.context(**({"lm": self.planner_lm} if self.planner_lm else {})):
+            coarse = self.planner(log_excerpt=excerpt.text, question=question or "", expert_plans=render_plans(plans))
+        errors = []
+        plan = coarse.plan
+        if plan is None:
+            errors.append(f"planner: {coarse.format_error}")
+            # fall back on the best expert plan so the fine stage still has a method to follow
+            best = plans[0] if plans else None
+            plan = Plan(problem_overview=best.problem_overview if best else "",
+                        key_challenges=list(best.key_challenges) if best else [],
+                        reasoning_steps=list(best.reasoning_steps) if best else [])
+        with dspy.context(**({"lm": self.step_lm} if self.step_lm else {})):
+            fine = self.step_reasoner(log_excerpt=excerpt.text, plan=plan.render(), question=question or "",
+                                      labels=labels)
+        if fine.answer is None:
+            errors.append(f"step reasoner: {fine.format_error}")
+        cited = sorted({n for s in fine.steps for n in s.evidence_lines} |
+                       set(getattr(fine.answer, "evidence_lines", None) or []))
+        return dspy.Prediction(
+            answer=fine.answer, plan=plan, steps=fine.steps, expert_plans=plans, excerpt=excerpt.text,
+            evidence=excerpt.evidence(cited), invented_lines=[n for n in cited if n not in excerpt.line_index],
+            format_error="; ".join(errors) or None, raw=fine.raw or coarse.raw,
+            plan_format_error=coarse.format_error, task=self.task.name,
+        )
+
+
+class DirectAnswer(_ExcerptMixin, dspy.Module):
+    """Baseline: the typed answer straight from the excerpt (``dspy.Predict``)."""
+
+    predictor_cls: Any = dspy.Predict
+
+    def __init__(self, task: str | Task = "anomaly", *, max_templates: int = 40, max_chars: int = 6000,
+                 group: bool = True) -> None:
+        super().__init__()
+        self.task = get_task(task)
+        self.predict = self.predictor_cls(direct_signature(self.task.description, self.task.answer_type))
+        self.max_templates, self.max_chars, self.group = max_templates, max_chars, group
+
+    def forward(self, log: Any = None, question: str | None = None, labels: list[str] | None = None,
+                path: str | None = None) -> dspy.Prediction:
+        excerpt = self._excerpt(log, path)
+        base = self.predict.predict.signature if hasattr(self.predict, "predict") else self.predict.signature
+        sig = _answer_sig(base, self.task, labels)
+        if hasattr(self.predict, "predict"):  # ChainOfThought wraps a Predict and prepends `reasoning`
+            sig = sig.prepend("reasoning", dspy.OutputField(desc="Let's think step by step."), type_=str) \
+                if "reasoning" not in sig.output_fields else sig
+        r = call_predictor(self.predict.predict if hasattr(self.predict, "predict") else self.predict,
+                           question=question or "", log_excerpt=excerpt.text, signature=sig)
+        answer = r.prediction.answer if r.ok else None
+        cited = list(getattr(answer, "evidence_lines", None) or [])
+        return dspy.Prediction(
+            answer=answer, reasoning=getattr(r.prediction, "reasoning", None) if r.ok else None,
+            excerpt=excerpt.text, evidence=excerpt.evidence(cited), plan=None, steps=[], expert_plans=[],
+            format_error="; ".join(r.errors) if not r.ok else None, raw=r.raw, task=self.task.name,
+        )
+
+
+class ChainOfThoughtAnswer(DirectAnswer):
+    """Baseline: ``dspy.ChainOfThought`` reasoning, then the typed answer."""
+
+    predictor_cls = dspy.ChainOfThought

@@ -1,0 +1,1 @@
+"""thoughts_db"""
