@@ -1,1 +1,1 @@
-"""logreasoner/cli"""
+"""The command line."""

@@ -1,0 +1,171 @@
+"""transformers backend: a Hugging Face folder or a GGUF file in process, an optional PEFT LoRA adapter,
+and JSON-schema-constrained decoding through lm-format-enforcer (a logits processor) when it is installed.
+
+Slower than llama.cpp on a CPU (see NOTES), but it is what runs a tuned student (base + LoRA) exactly as trained.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from logreasoner.errors import ModelUnavailableError
+from logreasoner.lm.engine_base import LocalEngine
+
+__all__ = ["TransformersEngine", "load_hf_model"]
+
+
+def load_hf_model(path: str, *, adapter: str | None = None, cache_dir: Path | None = None) -> tuple[Any, Any]:
+    """Load (model, tokenizer) from a HF folder or a .gguf file (dequantised once, then cached as a HF folder)."""
+    try:
+        import torch  # noqa: F401
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        raise ModelUnavailableError("the transformers backend is not installed",
+                                    "pip install 'logreasoner[hf]'") from None
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() == ".gguf":
+        from logreasoner.lm.registry import sha256_file
+        from logreasoner.settings import get_settings
+
+        cache = Path(cache_dir) if cache_dir else get_settings().cache_dir / "hf"
+        st = p.stat()
+        key = f"{p.stem}-{st.st_size}"
+        folder = cache / key
+        if not (folder / "config.json").is_file():
+            model = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name)
+            tok = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+            if getattr(model, "hf_quantizer", None) is not None:
+                model.hf_quantizer.remove_quantization_config(model)  # weights are dense fp32 (NOTES pitfall 1)
+            tmp = folder.with_name(folder.name + ".tmp")
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            (tmp / "SOURCE").write_text(f"{p}\n{sha256_file(p)}\n")
+            os.replace(tmp, folder) if not folder.exists() else None
+        p = folder
+    if not (p / "config.json").is_file():
+        raise ModelUnavailableError(f"{p} is not a Hugging Face model folder (no config.json)",
+                                    "pass a folder saved with save_pretrained, or a .gguf file")
+    tok = AutoTokenizer.from_pretrained(str(p))
+    model = AutoModelForCausalLM.from_pretrained(str(p))
+    if adapter:
+        try:
+            from peft import PeftModel
+        except ImportError:
+            raise ModelUnavailableError("LoRA adapters need peft", "pip install 'logreasoner[hf]'") from None
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise ModelUnavailableError(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)",
+                                        "pass the adapter folder the finetune run wrote")
+        model = PeftModel.from_pretrained(model, adapter)
+    model.eval()
+    return model, tok
+
+
+class _SchemaProcessor:
+    """A transformers logits processor that lets through only tokens lm-format-enforcer allows."""
+
+    def __init__(self, enforcer: Any, prompt_len: int) -> None:
+        self.enforcer = enforcer
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        allowed = self.enforcer.get_allowed_tokens(input_ids[0].tolist()).allowed_tokens
+        mask = torch.full_like(scores, float("-inf"))
+        mask[:, allowed] = 0
+        return scores + mask
+
+
+class TransformersEngine(LocalEngine):
+    """A transformers causal LM (optionally with a PEFT adapter) as a DSPy engine."""
+
+    def __init__(self, model_path: str, *, adapter: str | None = None, constrained: bool = True,
+                 model: Any = None, tokenizer: Any = None) -> None:
+        super().__init__(constrained=constrained)
+        self.model_path = str(model_path)
+        self.adapter = adapter
+        self._model, self._tok = model, tokenizer
+        self._tok_data = None
+        if model is None and not Path(self.model_path).exists():
+            raise ModelUnavailableError(f"model not found: {self.model_path}", "check the path")
+
+    @property
+    def model_name(self) -> str:
+        return Path(self.model_path).name + (f"+{Path(self.adapter).name}" if self.adapter else "")
+
+    def dump_state(self) -> dict:
+        return {"model_path": self.model_path, "adapter": self.adapter, "constrained": self.constrained}
+
+    @classmethod
+    def load_state(cls, state: dict) -> "TransformersEngine":
+        return cls(**state)
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._model is None:
+            self._model, self._tok = load_hf_model(self.model_path, adapter=self.adapter)
+        return self._model, self._tok
+
+    def _enforcer(self, schema: dict) -> Any:
+        try:
+            from lmformatenforcer import JsonSchemaParser, TokenEnforcer, TokenEnforcerTokenizerData
+        except ImportError:
+            return None
+        tok = self._tok
+        if self._tok_data is None:
+            token_0 = tok.encode("0", add_special_tokens=False)[-1]
+            special = set(tok.all_special_ids)
+            regular = []
+            for idx in range(len(tok)):
+                if idx in special:
+                    continue
+                after0 = tok.decode([token_0, idx])[1:]
+                plain = tok.decode([idx])
+                regular.append((idx, after0, len(after0) > len(plain)))
+            eos = tok.eos_token_id
+            self._tok_data = TokenEnforcerTokenizerData(
+                regular, lambda ids: tok.decode(ids).rstrip("\ufffd"), eos, False, len(tok))
+        return TokenEnforcer(self._tok_data, JsonSchemaParser(schema))
+
+    def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
+        import torch
+
+        model, tok = self._load()
+        if getattr(tok, "chat_template", None):
+            prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        else:
+            prompt = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant: "
+        enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
+        n_in = int(enc["input_ids"].shape[1])
+        kwargs: dict[str, Any] = dict(max_new_tokens=max_tokens, pad_token_id=tok.pad_token_id or tok.eos_token_id)
+        if temperature and temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature, top_p=top_p or 1.0)
+            if seed is not None:
+                torch.manual_seed(seed)
+        else:
+            kwargs.update(do_sample=False)
+        if schema is not None:
+            enforcer = self._enforcer(schema)
+            if enforcer is not None:
+                from transformers import LogitsProcessorList
+
+                kwargs["logits_processor"] = LogitsProcessorList([_SchemaProcessor(enforcer, n_in)])
+        if stop:
+            kwargs["stop_strings"] = list(stop)
+            kwargs["tokenizer"] = tok
+        with torch.no_grad():
+            out = model.generate(**enc, **kwargs)
+        new = out[0][n_in:]
+        text = tok.decode(new, skip_special_tokens=True)
+        for s in stop or ():
+            if s in text:
+                text = text[: text.index(s)]
+        n_out = int(new.shape[0])
+        finish = "length" if n_out >= max_tokens else "stop"
+        return text, n_in, n_out, finish
+
+    def close(self) -> None:
+        with self._lock:
+            self._model = None
+            self._tok_data = None
