@@ -149,7 +149,7 @@ def _iter_stream(f: BinaryIO, source: str, stats: ReadStats, max_line_chars: int
                     if not more:
                         break
                     stats.bytes_read += len(more)
-                    overflow += len(more)
+                    overflow += len(more.rstrip(b"\r\n"))
                     if more.endswith(b"\n"):
                         break
             number += 1
