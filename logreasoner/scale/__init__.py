@@ -1,0 +1,1 @@
+"""Scale: streaming ingestion, template-aware reasoning, answer cache, bounded concurrency."""
