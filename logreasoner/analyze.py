@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +42,10 @@ def load_program(program: str | Any, task: Any, **kwargs: Any) -> Any:
 
     if not isinstance(program, str):
         return program
-    p = Path(program)
-    if p.suffix in (".json", ".pkl") and p.exists():
-        kind = "coarse_to_fine"
-        meta = p.with_suffix(p.suffix + ".meta.json")
-        if meta.exists():
-            kind = json.loads(meta.read_text()).get("kind", kind)
-        prog = build_program(kind, task, **kwargs)
-        prog.load(str(p))
-        return prog
+    if program.endswith((".json", ".pkl")):
+        from logreasoner.programs.optimize import load_compiled
+
+        return load_compiled(program, getattr(task, "name", task), **kwargs)
     return build_program(program, task, **kwargs)
 
 

@@ -76,6 +76,13 @@ class _ExcerptMixin:
     max_chars: int
     group: bool
 
+    async def aforward(self, *args: Any, **kwargs: Any) -> dspy.Prediction:
+        """``await program.acall(...)``: runs ``forward`` in a worker thread (DSPy's context goes with it), so
+        many analyses can be awaited together; in-process engines serialise on their own lock."""
+        import asyncio
+
+        return await asyncio.to_thread(self.forward, *args, **kwargs)
+
     def _excerpt(self, log: Any, path: str | None) -> LogExcerpt:
         return as_excerpt(log, path=path, max_templates=self.max_templates, max_chars=self.max_chars, group=self.group)
 

@@ -60,6 +60,9 @@ def cap_schema(schema: dict, *, max_string: int = 300, max_items: int = 6) -> di
         t = node.get("type")
         if t == "string" and "enum" not in node and "const" not in node:
             node["maxLength"] = min(int(node.get("maxLength", max_string)), max_string)
+        if t == "integer":  # bound the digits a tiny model may write
+            node["minimum"] = max(int(node.get("minimum", -(10**9))), -(10**9))
+            node["maximum"] = min(int(node.get("maximum", 10**9)), 10**9)
         if t == "array":
             node["maxItems"] = min(int(node.get("maxItems", max_items)), max_items)
             if "items" in node:

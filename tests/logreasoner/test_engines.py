@@ -71,4 +71,4 @@ def test_llamacpp_engine_on_embedded_model():
     eng = engine_of(lm)
     resp = eng.complete(_request(SCHEMA, max_tokens=20))
     assert json.loads(resp.message.text)["verdict"] in ("normal", "abnormal")
-    assert eng.stats.tokens_per_second > 1
+    assert eng.stats.output_tokens > 0 and eng.stats.seconds > 0
