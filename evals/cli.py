@@ -1,0 +1,121 @@
+"""``logreasoner eval``: run suites, compare runs, list datasets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Evaluate programs x models x datasets on real public logs, and compare runs.",
+                  no_args_is_help=True)
+
+
+@app.command("run")
+def run_cmd(
+    suite: Optional[str] = typer.Option(None, "--suite", help="quick | dev | full"),
+    dataset: list[str] = typer.Option([], "--dataset", "-d", help="dataset name (repeatable); see `eval datasets`"),
+    program: list[str] = typer.Option([], "--program", "-p", help="coarse_to_fine, direct, cot, "
+                                      "coarse_to_fine_noretrieval, drain3, keyword, level (repeatable)"),
+    model: list[str] = typer.Option([], "--model", "-m", help="model spec (repeatable); default: settings' model"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=0, help="examples per dataset"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/eval-<time>)"),
+    threads: int = typer.Option(8, "--threads", min=1, max=256, help="worker threads for remote models"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out; finished examples are skipped"),
+    split: Optional[str] = typer.Option(None, "--split", help="train | dev | test | all"),
+    seed: int = typer.Option(0, "--seed"),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples (0: no intervals)"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="do not use DSPy's cache"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    data: Optional[Path] = typer.Option(None, "--data", help="your own JSONL/CSV file"),
+    task: Optional[str] = typer.Option(None, "--task", help="task of --data (anomaly, diagnosis, rca, parse, ...)"),
+    input_field: str = typer.Option("log", "--input-field", help="column of --data holding the log text"),
+    label_field: str = typer.Option("answer", "--label-field", help="column of --data holding the gold answer"),
+    question_field: Optional[str] = typer.Option(None, "--question-field"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated label set for --data"),
+    id_field: Optional[str] = typer.Option(None, "--id-field"),
+) -> None:
+    """Run an eval (or resume one) and write results.json, samples.jsonl, report.md and plots."""
+    from rich.console import Console
+
+    from logreasoner.errors import InputError
+    from logreasoner.evals.report import score_table
+    from logreasoner.evals.runner import DEFAULT_PROGRAMS, RunConfig, UserData, run_eval
+
+    console = Console(stderr=True)
+    selected = bool(suite or dataset or data)
+    if data is not None and not task:
+        raise InputError("--data needs --task", "e.g. --task diagnosis --input-field log --label-field answer")
+    if resume and out is None:
+        raise InputError("--resume needs --out", "pass the folder of the run to continue")
+    out = out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
+    config = None
+    if selected or not resume:
+        user = None
+        if data is not None:
+            user = UserData(path=data, task=task, input_field=input_field, label_field=label_field,
+                            question_field=question_field, id_field=id_field,
+                            labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None)
+        config = RunConfig(suite=suite, datasets=list(dataset), user_data=user,
+                           programs=list(program) or list(DEFAULT_PROGRAMS), models=list(model), split=split,
+                           limit=limit, seed=seed, threads=threads, bootstrap=bootstrap, cache=not no_cache)
+    import signal
+    import threading
+
+    def _stop(signum, frame):  # a `kill` ends the run like Ctrl-C: results.json is written, resume works
+        raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        results = run_eval(config, out, resume=resume, progress=progress)
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/]: finished examples are saved in {out}/samples.jsonl; "
+                      f"resume with: logreasoner eval run --resume --out {out}")
+        raise typer.Exit(130)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    typer.echo(score_table((None, c) for c in results["cells"]))
+    for n in results.get("notes", []):
+        console.print(f"note: {n}")
+    console.print(f"wrote {out}/results.json, samples.jsonl, report.md" +
+                  (", plots" if results.get("plots") else ""))
+
+
+@app.command("report")
+def report_cmd(
+    runs: list[Path] = typer.Argument(..., help="run folders (or results.json files) to compare"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the Markdown here too"),
+) -> None:
+    """Compare runs side by side in one table."""
+    from logreasoner.evals.report import compare_runs
+
+    text = compare_runs(list(runs))
+    if out:
+        out.write_text(text, encoding="utf-8")
+    typer.echo(text)
+
+
+@app.command("datasets")
+def datasets_cmd() -> None:
+    """List the datasets: task, licence, bundled or read from the shared folder."""
+    from logreasoner.evals.datasets import list_datasets
+
+    typer.echo("| dataset | task | bundled | licence | description |\n|---|---|---|---|---|")
+    for s in list_datasets():
+        typer.echo(f"| {s.name} | {s.task} | {'yes' if s.bundled else 'no (shared)'} | {s.licence} | "
+                   f"{s.description} |")
+
+
+@app.command("suites")
+def suites_cmd() -> None:
+    """List the suites."""
+    from logreasoner.evals.suites import SUITES
+
+    for s in SUITES.values():
+        typer.echo(f"{s.name}: {s.description} (split {s.split}, limit {s.limit}): {', '.join(s.datasets)}")

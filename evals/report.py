@@ -1,0 +1,149 @@
+"""Markdown reports: one run's ``report.md``, and a side-by-side comparison of several runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from logreasoner.errors import InputError
+from logreasoner.evals.scoring import LOWER_IS_BETTER
+
+__all__ = ["render_report", "score_table", "metrics_table", "load_results", "compare_runs", "fmt_score"]
+
+
+def _f(x: Any, nd: int = 3) -> str:
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def fmt_score(cell: dict[str, Any]) -> str:
+    """``0.812 [0.740, 0.870]`` plus the failure share when there is one."""
+    s = cell.get("score")
+    if s is None:
+        return "—"
+    text = _f(s)
+    ci = cell.get("score_ci")
+    if ci and None not in ci and ci[0] == ci[0]:  # not NaN
+        text += f" [{_f(ci[0])}, {_f(ci[1])}]"
+    fails = []
+    if cell.get("format_failures"):
+        fails.append(f"fmt-fail {cell['format_failure_rate']:.0%}")
+    if cell.get("errors"):
+        fails.append(f"err {cell['error_rate']:.0%}")
+    if not cell.get("complete", True):
+        fails.append(f"{cell.get('done', 0)}/{cell.get('planned', 0)} done")
+    return text + (" · " + ", ".join(fails) if fails else "")
+
+
+def _column(cell: dict[str, Any], run_label: str | None = None) -> str:
+    col = cell["program"] if cell["model"] == "-" else f"{cell['program']} @ {cell['model']}"
+    return f"{run_label}: {col}" if run_label else col
+
+
+def score_table(cells: Iterable[tuple[str | None, dict[str, Any]]]) -> str:
+    """Datasets down, program @ model across; each entry the primary score, its interval and failures."""
+    cells = list(cells)
+    if not cells:
+        return "_no results_\n"
+    cols = list(dict.fromkeys(_column(c, r) for r, c in cells))
+    rows: dict[str, dict[str, str]] = {}
+    meta: dict[str, str] = {}
+    for r, c in cells:
+        rows.setdefault(c["dataset"], {})[_column(c, r)] = fmt_score(c)
+        arrow = " (↓)" if c["primary_metric"] in LOWER_IS_BETTER else ""
+        meta[c["dataset"]] = f"{c['task']} | {c['primary_metric']}{arrow} | {c['planned']}"
+    head = "| dataset | task | metric | n | " + " | ".join(cols) + " |\n"
+    head += "|---|---|---|---|" + "---|" * len(cols) + "\n"
+    body = "".join(f"| {d} | {meta[d]} | " + " | ".join(rows[d].get(c, "n/a") for c in cols) + " |\n" for d in rows)
+    return head + body
+
+
+def metrics_table(cells: Iterable[tuple[str | None, dict[str, Any]]]) -> str:
+    """Every metric of every cell, with failures, tokens and latency."""
+    lines = ["| program | model | dataset | n | metrics | parsed only | fmt-fail | errors | tokens/ex | "
+             "LM calls | cache hits | s/ex |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r, c in cells:
+        m = ", ".join(f"{k} {_f(v)}" for k, v in c.get("metrics", {}).items())
+        p = ", ".join(f"{k} {_f(v)}" for k, v in c.get("parsed_only", {}).items())
+        u = c.get("usage", {})
+        prog = f"{r}: {c['program']}" if r else c["program"]
+        lines.append(f"| {prog} | {c['model']} | {c['dataset']} | {c['done']}/{c['planned']} | {m or '-'} | "
+                     f"{p or '-'} | {c['format_failures']} ({c['format_failure_rate']:.0%}) | {c['errors']} | "
+                     f"{c.get('tokens_per_example', 0):.0f} | {u.get('lm_calls', 0)} | {u.get('cache_hits', 0)} | "
+                     f"{c.get('latency_s_mean', 0):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _by_group(cells: list[dict[str, Any]]) -> str:
+    out = []
+    for c in cells:
+        groups = c.get("by_group")
+        if not groups:
+            continue
+        out.append(f"\n**{_column(c)} on {c['dataset']}** (grouping accuracy / parsing accuracy / edit distance)\n")
+        out.append("| group | GA | PA | ED |\n|---|---|---|---|")
+        for g, m in groups.items():
+            out.append(f"| {g} | {_f(m.get('grouping_accuracy'))} | {_f(m.get('parsing_accuracy'))} | "
+                       f"{_f(m.get('edit_distance'))} |")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def render_report(results: dict[str, Any]) -> str:
+    run, v = results["run"], results.get("versions", {})
+    cells = results.get("cells", [])
+    tot = results.get("totals", {})
+    u = tot.get("usage", {})
+    parts = [
+        f"# Eval run `{run['id']}`\n",
+        f"- status: {'complete' if run.get('complete') else 'INCOMPLETE (resume with --resume)'}; "
+        f"wall time {run.get('wall_time_s', 0):.1f} s over {len(run.get('invocations', []))} invocation(s)",
+        f"- seed {results.get('seed')}; splits: {', '.join(sorted({c['split'] for c in cells})) or '-'}",
+        f"- versions: logreasoner {v.get('logreasoner')}, dspy {v.get('dspy')}, python {v.get('python')}, "
+        f"drain3 {v.get('drain3')}",
+        f"- {tot.get('examples', 0)} examples scored; {tot.get('format_failures', 0)} format failures, "
+        f"{tot.get('errors', 0)} errors; {u.get('lm_calls', 0)} LM calls, {u.get('total_tokens', 0)} tokens, "
+        f"{u.get('cache_hits', 0)} cache hits, cost ${u.get('cost', 0.0):.4f}",
+        "",
+        "## Primary score per dataset (95% bootstrap interval; failures counted as wrong and shown beside)\n",
+        score_table((None, c) for c in cells),
+        "## All metrics\n",
+        metrics_table((None, c) for c in cells),
+    ]
+    groups = _by_group(cells)
+    if groups:
+        parts += ["## Parsing by system", groups]
+    if results.get("plots"):
+        parts += ["## Plots\n", "\n".join(f"![{Path(p).stem}]({Path(p).name})" for p in results["plots"]), ""]
+    notes = list(results.get("notes", []))
+    notes += sorted({n for c in cells for n in c.get("notes", [])})
+    notes += [f"skipped {s['program']} on {s['dataset']}: {s['reason']}" for s in results.get("skipped", [])]
+    if notes:
+        parts += ["## Notes\n", "\n".join(f"- {n}" for n in notes), ""]
+    return "\n".join(parts) + "\n"
+
+
+def load_results(run: str | Path) -> dict[str, Any]:
+    p = Path(run)
+    path = p / "results.json" if p.is_dir() else p
+    if not path.is_file():
+        raise InputError(f"no results.json in {run}", "pass a run folder written by `logreasoner eval run`")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path} is not valid JSON ({e.msg})", "re-run or resume the eval to rewrite it") from None
+
+
+def compare_runs(runs: list[str | Path]) -> str:
+    """One table over several runs (columns labelled by run id when more than one run is given)."""
+    if not runs:
+        raise InputError("no run folders given", "pass one or more run folders")
+    loaded = [load_results(r) for r in runs]
+    labels = [res["run"]["id"] for res in loaded]
+    if len(set(labels)) < len(labels):
+        labels = [str(r) for r in runs]
+    multi = len(loaded) > 1
+    pairs = [(lab if multi else None, c) for lab, res in zip(labels, loaded) for c in res.get("cells", [])]
+    head = "# Eval comparison\n\n" + "".join(
+        f"- `{lab}`: {res['run'].get('out')} ({'complete' if res['run'].get('complete') else 'incomplete'}, "
+        f"dspy {res.get('versions', {}).get('dspy')}, seed {res.get('seed')})\n" for lab, res in zip(labels, loaded))
+    return head + "\n" + score_table(pairs) + "\n" + metrics_table(pairs)

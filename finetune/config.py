@@ -1,0 +1,247 @@
+"""The run configuration: pydantic models, validated on creation, loaded from TOML.
+
+Every stage reads its own table. ``[sft.trl]`` and ``[dpo.trl]`` are passed through to TRL's ``SFTConfig`` and
+``DPOConfig`` (so the same file scales to GPUs with ``accelerate``), ``[sft.lora]`` to PEFT's ``LoraConfig``.
+
+A minimal ``finetune.toml``::
+
+    run_dir = "runs/smollm2"
+    [[datasets]]
+    name = "bgl_templates_anomaly"     # a logreasoner.evals dataset, or path = "data.jsonl" + task = "anomaly"
+    train_limit = 32
+    [teacher]
+    kind = "expert"                     # or "lm" with model = "openai/gpt-4o-mini"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from logreasoner.errors import ConfigError
+
+__all__ = [
+    "DatasetConfig",
+    "ProgramConfig",
+    "TeacherConfig",
+    "SFTDataConfig",
+    "SFTPhase",
+    "SFTConfigModel",
+    "MineConfig",
+    "DPOConfigModel",
+    "ExportConfig",
+    "EvalConfig",
+    "FinetuneConfig",
+    "load_config",
+    "DEFAULT_LORA",
+    "CPU_TRL_DEFAULTS",
+]
+
+DEFAULT_LORA: dict[str, Any] = {
+    "r": 8,
+    "lora_alpha": 16,
+    "lora_dropout": 0.0,
+    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+}
+# What a CPU needs (NOTES-local-models.md): no bf16, no CUDA, and no gradient checkpointing (it only saves memory
+# here, at ~30% more time). Anything set in [sft.trl] / [dpo.trl] wins.
+CPU_TRL_DEFAULTS: dict[str, Any] = {
+    "use_cpu": True,
+    "bf16": False,
+    "fp16": False,
+    "gradient_checkpointing": False,
+    "report_to": [],
+    "save_strategy": "no",
+    "logging_steps": 1,
+    "dataloader_num_workers": 0,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetConfig(_Strict):
+    """One source of examples: a ``logreasoner.evals`` dataset by name, or a JSONL file by path."""
+
+    name: str | None = Field(None, description="a logreasoner.evals dataset name (e.g. bgl_templates_anomaly)")
+    path: str | None = Field(None, description="a JSONL file with log/answer[/question/labels] fields")
+    task: str | None = Field(None, description="the task of a JSONL file (a dataset name knows its own)")
+    log_field: str = "log"
+    answer_field: str = "answer"
+    question_field: str | None = "question"
+    labels_field: str | None = "labels"
+    train_split: str = "train"
+    test_split: str = "test"
+    train_limit: int | None = Field(None, ge=1, description="at most this many training examples")
+    test_limit: int | None = Field(None, ge=1, description="at most this many held-back test examples")
+    balance: bool = Field(True, description="spread the limited sample evenly over the gold answers")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="held-back share of a JSONL file (seeded)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DatasetConfig":
+        if bool(self.name) == bool(self.path):
+            raise ValueError("give exactly one of name= (an evals dataset) or path= (a JSONL file)")
+        if self.path and not self.task:
+            raise ValueError(f"dataset {self.path}: say which task it is for (task = \"anomaly\", ...)")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or Path(str(self.path)).stem
+
+
+class ProgramConfig(_Strict):
+    """The program whose prompts are distilled (and evaluated): the same object runs, is scored and is trained."""
+
+    kind: str = "coarse_to_fine"
+    retriever: Literal["default", "builtin", "none"] = "default"
+    k: int = Field(3, ge=0, le=10, description="expert plans retrieved into the planner's prompt")
+    max_templates: int = Field(40, ge=1)
+    max_chars: int = Field(6000, ge=200)
+
+
+class TeacherConfig(_Strict):
+    """Who writes the traces: an LM (any spec) running the program, or the programmatic experts."""
+
+    kind: Literal["lm", "expert", "both"] = "expert"
+    model: str | None = Field(None, description="teacher model spec for kind=lm/both (any load_lm spec)")
+    api_base: str | None = None
+    samples: int = Field(4, ge=1, le=64, description="traces sampled per example")
+    temperature: float = Field(0.7, gt=0.0, le=2.0)
+    hint: bool = Field(True, description="re-ask with the gold answer as a hint where no sample is right")
+    hint_samples: int = Field(2, ge=1, le=16)
+    keep_per_example: int = Field(2, ge=1, description="correct traces kept per example")
+    min_score: float = Field(1.0, ge=0.0, le=1.0, description="task.score at or above which a trace counts as right")
+    threads: int = Field(1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _needs_model(self) -> "TeacherConfig":
+        if self.kind in ("lm", "both") and not self.model:
+            raise ValueError("teacher.kind = 'lm' needs teacher.model (e.g. 'openai/gpt-4o-mini' or 'local')")
+        return self
+
+
+class SFTDataConfig(_Strict):
+    """Building the thought and stepwise datasets."""
+
+    select: int | None = Field(None, ge=1, description="DPP-selected examples per task and kind (None: keep all)")
+    theta: float = Field(0.7, gt=0.0, lt=1.0, description="DPP relevance-vs-diversity trade-off")
+    hinted_quality: float = Field(0.5, ge=0.0, le=1.0, description="DPP relevance of hinted traces (others 1.0)")
+    max_tokens: int | None = Field(None, ge=64, description="drop conversations longer than this (never truncate)")
+
+
+class SFTPhase(_Strict):
+    name: str
+    data: list[Literal["thought", "stepwise"]]
+    continue_from: str | None = Field("previous", description="'previous' phase's adapter, a path, or None")
+    trl: dict[str, Any] = Field(default_factory=dict, description="overrides of [sft.trl] for this phase")
+
+
+class SFTConfigModel(_Strict):
+    phases: list[SFTPhase] = Field(default_factory=lambda: [
+        SFTPhase(name="thought", data=["thought"], continue_from=None),
+        SFTPhase(name="stepwise", data=["stepwise"]),
+    ])
+    lora: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_LORA))
+    trl: dict[str, Any] = Field(default_factory=lambda: {
+        "num_train_epochs": 1, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
+        "learning_rate": 5e-4, "lr_scheduler_type": "constant", "max_length": 2048,
+    })
+
+    @field_validator("phases")
+    @classmethod
+    def _unique(cls, v: list[SFTPhase]) -> list[SFTPhase]:
+        names = [p.name for p in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"SFT phase names must be unique, got {names}")
+        return v
+
+
+class MineConfig(_Strict):
+    """Mistake mining: run the tuned student on the training set, correct its wrong solutions."""
+
+    corrector: str = Field("student", description="'student' (self-correction with the gold answer) or a model spec")
+    api_base: str | None = None
+    limit: int | None = Field(None, ge=1, description="at most this many training examples per task")
+    constrain_gold: bool = Field(True, description="narrow the corrector's answer type to the gold label")
+    backend: Literal["auto", "llamacpp", "hf"] = Field("auto", description="how the tuned student runs")
+    include_format_failures: bool = True
+    max_tokens: int | None = Field(None, ge=32)
+
+
+class DPOConfigModel(_Strict):
+    min_pairs: int = Field(2, ge=1, description="skip DPO (and say so) with fewer pairs than this")
+    trl: dict[str, Any] = Field(default_factory=lambda: {
+        "num_train_epochs": 1, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
+        "learning_rate": 2e-4, "lr_scheduler_type": "constant", "beta": 0.1, "max_length": 2048,
+    })
+
+
+class ExportConfig(_Strict):
+    merge: bool = Field(False, description="also write base+adapter merged as a HF folder")
+    gguf_adapter: bool = Field(True, description="also write the adapter as a llama.cpp GGUF LoRA")
+
+
+class EvalConfig(_Strict):
+    """Optional: score base and each stage's adapter on the held-back split."""
+
+    enabled: bool = False
+    variants: list[str] = Field(default_factory=lambda: ["base", "thought", "stepwise", "dpo"])
+    backend: Literal["auto", "llamacpp", "hf"] = "auto"
+    max_tokens: int | None = Field(None, ge=32, description="cap per model call (None: the engine's default)")
+
+
+class FinetuneConfig(_Strict):
+    """The whole run."""
+
+    run_dir: Path = Path("runs/finetune")
+    seed: int = 0
+    datasets: list[DatasetConfig] = Field(default_factory=list)
+    program: ProgramConfig = Field(default_factory=ProgramConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    student: str = Field("local", description="student model: 'local' (embedded SmolLM2), a .gguf or a HF folder")
+    sft_data: SFTDataConfig = Field(default_factory=SFTDataConfig)
+    sft: SFTConfigModel = Field(default_factory=SFTConfigModel)
+    mine: MineConfig = Field(default_factory=MineConfig)
+    dpo: DPOConfigModel = Field(default_factory=DPOConfigModel)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @field_validator("run_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(v).expanduser()
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> FinetuneConfig:
+    """A :class:`FinetuneConfig` from a TOML file (relative ``run_dir``/dataset paths resolve from the file's
+    folder), with top-level ``overrides`` applied; validation errors become a :class:`ConfigError`."""
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}", "pass --config path/to/finetune.toml")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML: {e}", "fix the line it names") from None
+        base = p.resolve().parent
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        cfg = FinetuneConfig.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"invalid finetune config at {where or 'top level'}: {first['msg']}",
+                          "see logreasoner.finetune.config for the fields and their meaning") from None
+    if not cfg.run_dir.is_absolute():
+        cfg.run_dir = (base / cfg.run_dir).resolve()
+    for d in cfg.datasets:
+        if d.path and not Path(d.path).expanduser().is_absolute():
+            d.path = str((base / d.path).resolve())
+    return cfg
