@@ -7,8 +7,10 @@ invented ones are dropped and counted) and next steps.
 
 Budgets: at most ``max_steps`` tool calls; and a wall-time budget checked before every model call. When the
 time left would not cover another step plus the final answer, the loop stops and the agent answers from what
-it has; if no time is left at all, the answer is assembled from the tools' findings without a model call. A
-single model call cannot be interrupted, so the overshoot is bounded by one call.
+it has; if the final answer would not fit either, it is assembled from the tools' findings (the reasoner tool's
+last answer) without a model call. A model call cannot be interrupted: if one is still running when the budget
+(plus ``grace_s``) is spent, the investigation returns at once with what it has and the call finishes in the
+background, its result discarded.
 
 The tool-argument field of each step has a closed schema (every tool's arguments, all optional) instead of
 ReAct's open ``dict``, so constrained decoding can keep a small local model's calls well-formed.
@@ -16,9 +18,11 @@ ReAct's open ``dict``, so constrained decoding can keep a small local model's ca
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import os
 import re
+import threading
 import time
 from typing import Any, Callable, Literal
 
@@ -133,6 +137,8 @@ class BudgetedReAct(dspy.ReAct):
         self.args_model = _closed_args_model(self.tools)
         self.react = dspy.Predict(self.react.signature.with_updated_fields("next_tool_args", type_=self.args_model))
         self.timeout_s, self.clock, self.on_deadline = timeout_s, clock, on_deadline
+        self.cancelled = threading.Event()  # set by a caller that stopped waiting: end at the next check
+        self.live_steps: list[AgentStep] = []  # the steps so far, readable while the agent runs
 
     def _tool_args(self, name: str, raw: Any) -> dict[str, Any]:
         if isinstance(raw, BaseModel):
@@ -151,6 +157,7 @@ class BudgetedReAct(dspy.ReAct):
             self.on_deadline(deadline)
         trajectory: dict[str, Any] = {}
         steps: list[AgentStep] = []
+        self.live_steps = steps
         lm_seconds: list[float] = []  # one model call (a step's choice, or the final answer)
         step_seconds: list[float] = []  # a whole step: the choice plus the tool (the reasoner tool calls models)
         status: str = "step_budget"
@@ -158,7 +165,7 @@ class BudgetedReAct(dspy.ReAct):
         for idx in range(self.max_iters):
             # go on only while one more step *and* the final answer fit in the time left
             need = (max(step_seconds) + max(lm_seconds)) if step_seconds else 0.0
-            if deadline - self.clock() <= need:
+            if deadline - self.clock() <= need or self.cancelled.is_set():
                 status = "time_budget"
                 break
             t0 = self.clock()
@@ -174,6 +181,9 @@ class BudgetedReAct(dspy.ReAct):
                 status, error = "model_error", e.one_line()
                 break
             lm_seconds.append(self.clock() - t0)
+            if self.cancelled.is_set():
+                status = "time_budget"
+                break
             name = pred.next_tool_name
             args = self._tool_args(name, pred.next_tool_args)
             trajectory[f"thought_{idx}"] = pred.next_thought
@@ -194,7 +204,7 @@ class BudgetedReAct(dspy.ReAct):
                 break
         outputs: dict[str, Any] | None = None
         # the final answer is one more model call: make it only if it is expected to fit in the time left
-        if deadline - self.clock() > (max(lm_seconds) if lm_seconds else 0.0):
+        if deadline - self.clock() > (max(lm_seconds) if lm_seconds else 0.0) and not self.cancelled.is_set():
             try:
                 extract = self._call_with_potential_trajectory_truncation(self.extract, trajectory, **input_args)
                 outputs = {k: extract.get(k) for k in self.signature.output_fields}
@@ -222,11 +232,14 @@ class Investigator:
         timeout_s: wall-time budget for the whole investigation.
         adapter: DSPy adapter (default: the one in ``dspy.context``, else ``JSONAdapter`` — it asks in-process
             models for schema-constrained output).
+        grace_s: a model call cannot be interrupted; if one is still running ``grace_s`` after the budget, the
+            investigation returns at once with what it has and the call finishes in the background (its result
+            is discarded; :meth:`wait` joins it).
     """
 
     def __init__(self, folder: str | os.PathLike, *, lm: Any = None, model: str = "local", max_steps: int = 6,
                  timeout_s: float = 120.0, limits: ReadLimits | None = None, retriever: Any = None,
-                 adapter: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 adapter: Any = None, clock: Callable[[], float] = time.monotonic, grace_s: float = 1.0) -> None:
         if max_steps < 1:
             raise InputError(f"max_steps {max_steps} is too small", "allow at least one step")
         if timeout_s <= 0:
@@ -238,7 +251,9 @@ class Investigator:
         self._model_spec = model
         self.max_steps, self.timeout_s, self.clock = max_steps, timeout_s, clock
         self.adapter = adapter
+        self.grace_s = grace_s
         self.tools = FolderTools(self.sandbox, retriever=retriever, clock=clock)
+        self._background: threading.Thread | None = None
 
     @property
     def lm(self) -> Any:
@@ -292,6 +307,15 @@ class Investigator:
             return "", []
         return str(a.get("primary") or ""), list(a.get("evidence") or [])
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join a model call abandoned at the deadline (True when none is left running)."""
+        if self._background is not None:
+            self._background.join(timeout)
+            if self._background.is_alive():
+                return False
+            self._background = None
+        return True
+
     def __call__(self, question: str) -> InvestigationResult:
         return self.investigate(question)
 
@@ -299,6 +323,7 @@ class Investigator:
         question = (question or "").strip()
         if not question:
             raise InputError("no question given", "ask what you want to know, e.g. 'why did the job fail at 14:02?'")
+        self.wait()  # an abandoned call of the previous question must not share the tools with this one
         self.tools.seen.clear()
         self.tools.last_analysis = None
         files = self.tools.list_files(".")
@@ -306,8 +331,30 @@ class Investigator:
         adapter = self.adapter or dspy.settings.adapter or dspy.JSONAdapter()
         lm = self.lm
         calls_before = len(getattr(lm, "history", None) or [])
-        with dspy.context(lm=lm, adapter=adapter):
-            pred = agent(question=question[:2000], files=files)
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                with dspy.context(lm=lm, adapter=adapter):
+                    box["pred"] = agent(question=question[:2000], files=files)
+            except BaseException as e:  # re-raised in the caller's thread
+                box["error"] = e
+
+        started = time.monotonic()
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), name="investigator",
+                                  daemon=True)
+        worker.start()
+        worker.join(self.timeout_s + self.grace_s)
+        if worker.is_alive():  # a model call overran the budget: answer now, let it finish in the background
+            agent.cancelled.set()
+            self._background = worker
+            pred = dspy.Prediction(steps=list(agent.live_steps), status="time_budget", outputs=None,
+                                   error="stopped while a model call was still running",
+                                   seconds=time.monotonic() - started)
+        elif "error" in box:
+            raise box["error"]
+        else:
+            pred = box["pred"]
         lm_calls = len(getattr(lm, "history", None) or []) - calls_before
         outputs = pred.outputs
         if outputs is not None:

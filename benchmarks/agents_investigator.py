@@ -143,13 +143,17 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             inv = Investigator(work, lm=lm, max_steps=args.max_steps, timeout_s=args.timeout)
             r = inv.investigate(q.text)
+            t_bg = time.perf_counter()
+            inv.wait()  # a call abandoned at the deadline finishes before the next question starts
+            background_s = time.perf_counter() - t_bg
             cause = r.cause.lower()
             right = any(k in cause for k in q.keywords)
             grounded = any(any(k in e.text.lower() for k in q.keywords) for e in r.evidence)
             row = {
                 "id": q.id, "question": q.text, "gold": q.gold, "right": right, "grounded": grounded,
                 "status": r.status, "answered_by": r.answered_by, "seconds": r.seconds, "timeout_s": r.timeout_s,
-                "within_budget": r.seconds <= r.timeout_s, "steps": len(r.steps), "lm_calls": r.lm_calls,
+                "within_budget": r.seconds <= r.timeout_s + inv.grace_s, "background_s": round(background_s, 1),
+                "steps": len(r.steps), "lm_calls": r.lm_calls,
                 "tools": [s.tool for s in r.steps], "evidence": [e.ref for e in r.evidence],
                 "evidence_seen": sum(e.seen for e in r.evidence), "invented_evidence": r.invented_evidence,
                 "dropped_evidence": r.dropped_evidence, "cause": r.cause, "next_steps": r.next_steps,

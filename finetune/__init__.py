@@ -1,1 +1,34 @@
-"""finetune"""
+"""Distil teacher traces into a small local model: thought SFT, stepwise SFT, then DPO on its own mistakes.
+
+Stages (each a function here and a ``logreasoner finetune`` command, resumable through ``state.json``)::
+
+    traces -> sft-data -> sft (thought, stepwise) -> mine -> dpo -> export [-> eval]
+
+>>> from logreasoner.finetune import load_config, run_pipeline
+>>> run_pipeline(load_config("finetune.toml"))          # then: load_lm("runs/<name>")
+
+Heavy libraries (torch, transformers, trl, peft, datasets) load only inside the stages that need them.
+"""
+
+from logreasoner.finetune.config import FinetuneConfig, load_config
+from logreasoner.finetune.data import load_examples, make_example
+from logreasoner.finetune.experts import AnomalyExpert, DiagnosisExpert, get_expert
+from logreasoner.finetune.pipeline import STAGES, Pipeline, run_pipeline
+from logreasoner.finetune.traces import Trace, expert_traces, generate_traces, lm_traces
+
+__all__ = [
+    "FinetuneConfig",
+    "load_config",
+    "load_examples",
+    "make_example",
+    "Pipeline",
+    "run_pipeline",
+    "STAGES",
+    "Trace",
+    "expert_traces",
+    "lm_traces",
+    "generate_traces",
+    "get_expert",
+    "AnomalyExpert",
+    "DiagnosisExpert",
+]

@@ -170,10 +170,11 @@ class MineConfig(_Strict):
     constrain_gold: bool = Field(True, description="narrow the corrector's answer type to the gold label")
     backend: Literal["auto", "llamacpp", "hf"] = Field("auto", description="how the tuned student runs")
     include_format_failures: bool = True
-    max_tokens: int | None = Field(None, ge=32)
+    max_tokens: int | None = Field(None, ge=8)
 
 
 class DPOConfigModel(_Strict):
+    measure_margin: bool = Field(False, description="evaluate the mean reward margin on the pairs before/after")
     min_pairs: int = Field(2, ge=1, description="skip DPO (and say so) with fewer pairs than this")
     trl: dict[str, Any] = Field(default_factory=lambda: {
         "num_train_epochs": 1, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
@@ -192,7 +193,7 @@ class EvalConfig(_Strict):
     enabled: bool = False
     variants: list[str] = Field(default_factory=lambda: ["base", "thought", "stepwise", "dpo"])
     backend: Literal["auto", "llamacpp", "hf"] = "auto"
-    max_tokens: int | None = Field(None, ge=32, description="cap per model call (None: the engine's default)")
+    max_tokens: int | None = Field(None, ge=8, description="cap per model call (None: the engine's default)")
 
 
 class FinetuneConfig(_Strict):
@@ -200,6 +201,8 @@ class FinetuneConfig(_Strict):
 
     run_dir: Path = Path("runs/finetune")
     seed: int = 0
+    threads: int | None = Field(None, ge=1, le=256, description=(
+        "torch and llama.cpp threads (None: library defaults). On a loaded shared CPU, 1 can beat 2 by far"))
     datasets: list[DatasetConfig] = Field(default_factory=list)
     program: ProgramConfig = Field(default_factory=ProgramConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)

@@ -12,7 +12,6 @@ model's own, so what is trained is what llama.cpp and transformers prompt at run
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -136,23 +135,16 @@ def resolve_student(spec: str) -> tuple[Path, str | None]:
 
 
 def student_hf_dir(spec: str, cache_dir: Path | None = None) -> Path:
-    """Where the student lives as a HF folder: the folder itself, or the cached conversion of its GGUF."""
+    """Where the student lives as a HF folder: the folder itself, or the cached conversion of its GGUF
+    (``<cache_dir>/hf/<stem>-<size>``, the folder the transformers engine of ``logreasoner.lm`` uses too)."""
     folder, gguf = resolve_student(spec)
     if gguf is None:
         return folder
-    from logreasoner.lm.registry import sha256_file
     from logreasoner.settings import get_settings
 
     gguf_path = folder / gguf
-    stamp = gguf_path.with_name(gguf_path.name + ".verified")
-    sha = None
-    try:
-        sha = json.loads(stamp.read_text()).get("sha256")
-    except (OSError, ValueError):
-        pass
-    sha = sha or sha256_file(gguf_path)
     base = Path(cache_dir) if cache_dir else get_settings().cache_dir
-    return base / "hf" / f"{Path(gguf).stem}-{sha[:12]}"
+    return base / "hf" / f"{gguf_path.stem}-{gguf_path.stat().st_size}"
 
 
 def _convert_gguf(folder: Path, gguf: str, target: Path) -> None:
@@ -168,7 +160,9 @@ def _convert_gguf(folder: Path, gguf: str, target: Path) -> None:
     tmp.mkdir(parents=True)
     model.save_pretrained(str(tmp))
     tok.save_pretrained(str(tmp))
-    (tmp / "logreasoner_source.json").write_text(json.dumps({"gguf": str(folder / gguf)}))
+    from logreasoner.lm.registry import sha256_file
+
+    (tmp / "SOURCE").write_text(f"{folder / gguf}\n{sha256_file(folder / gguf)}\n")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
 

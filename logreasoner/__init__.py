@@ -11,9 +11,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "analyze": "logreasoner.analyze",
-    "AnalysisResult": "logreasoner.analyze",
-    "load_program": "logreasoner.analyze",
+    "analyze": "logreasoner.analysis",
+    "AnalysisResult": "logreasoner.analysis",
+    "load_program": "logreasoner.analysis",
     "load_lm": "logreasoner.lm",
     "Task": "logreasoner.tasks",
     "get_task": "logreasoner.tasks",

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from logreasoner.errors import InputError
 
-__all__ = ["NodeKind", "FlowchartMeta", "Flowchart", "FlowchartError", "strip_kind_prefix", "NODE_ID_RE"]
+__all__ = ["NodeKind", "FlowchartMeta", "Flowchart", "FlowchartError", "make_meta", "strip_kind_prefix", "NODE_ID_RE"]
 
 NODE_ID_RE = re.compile(r"[A-Za-z0-9_]+")
 _SLUG_RE = re.compile(r"[a-z0-9][a-z0-9._\-]*")
@@ -254,6 +254,3 @@ def make_meta(data: dict[str, Any], *, source_name: str | None = None) -> Flowch
         msgs = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         raise FlowchartError(f"{where}bad flowchart metadata: {msgs}", "fix the front matter") from None
 
-
-def ordered_unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

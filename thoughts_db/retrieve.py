@@ -30,7 +30,7 @@ from logreasoner.thoughts_db.templates import ThoughtTemplate, template_text
 if TYPE_CHECKING:
     from logreasoner.thoughts_db.store import ThoughtStore
 
-__all__ = ["retrieve", "fts_query", "query_terms", "DenseIndex", "row_text", "BM25_WEIGHTS"]
+__all__ = ["retrieve", "fts_query", "query_terms", "DenseIndex", "LexicalIndex", "row_text", "BM25_WEIGHTS"]
 
 # column weights for bm25(): title, problem_overview, key_challenges, reasoning_steps, search_text (tags)
 BM25_WEIGHTS = (3.0, 1.0, 1.0, 1.0, 3.0)
@@ -127,23 +127,48 @@ class DenseIndex:
         return m
 
 
+@dataclass
+class LexicalIndex:
+    """Template rowids -> ids and task tags, in memory: the FTS query then needs no join or filter in SQL
+    (joining 100,000 matches to ``templates`` and ``tags`` cost more than the BM25 ranking itself)."""
+
+    generation: int
+    ids: dict[int, str]
+    tasks: dict[int, frozenset[str]]
+
+    @classmethod
+    def load(cls, store: "ThoughtStore") -> "LexicalIndex":
+        conn = store._conn()
+        with store._read():
+            gen = store.generation
+            ids = dict(conn.execute("SELECT rowid, id FROM templates"))
+            tasks: dict[int, set[str]] = {}
+            for rowid, value in conn.execute(
+                "SELECT t.rowid, g.value FROM tags g JOIN templates t ON t.id = g.template_id WHERE g.kind = 'task'"
+            ):
+                tasks.setdefault(rowid, set()).add(value)
+        return cls(gen, ids, {r: frozenset(v) for r, v in tasks.items()})
+
+    def allowed(self, rowid: int, task: str | None) -> bool:
+        if task is None:
+            return True
+        tags = self.tasks.get(rowid)
+        return not tags or task in tags
+
+
 def _lexical(store: "ThoughtStore", match: str, task: str | None, limit: int) -> dict[str, float]:
+    """The ``limit`` best BM25 matches (of the task, when given) as {template id: score}."""
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-    task_filter = ""
-    params: list[Any] = [match]
-    if task is not None:
-        task_filter = (
-            "AND (t.id IN (SELECT template_id FROM tags WHERE kind = 'task' AND value = ?) "
-            "OR NOT EXISTS (SELECT 1 FROM tags g WHERE g.template_id = t.id AND g.kind = 'task'))"
-        )
-        params.append(task)
-    params.append(limit)
-    sql = (
-        f"SELECT t.id AS id, -bm25(templates_fts, {weights}) AS s FROM templates_fts "
-        f"JOIN templates t ON t.rowid = templates_fts.rowid WHERE templates_fts MATCH ? {task_filter} "
-        "ORDER BY s DESC LIMIT ?"
-    )
-    return {r[0]: float(r[1]) for r in store._conn().execute(sql, params)}
+    sql = (f"SELECT rowid, -bm25(templates_fts, {weights}) AS s FROM templates_fts WHERE templates_fts MATCH ? "
+           "ORDER BY s DESC LIMIT ?")
+    index = store._lexical_index()
+    fetch = limit if task is None else limit * 8
+    while True:
+        rows = store._conn().execute(sql, (match, fetch)).fetchall()
+        out = {index.ids[r]: float(s) for r, s in rows if r in index.ids and index.allowed(r, task)}
+        if len(out) >= limit or len(rows) < fetch:  # enough, or every match seen
+            return dict(list(out.items())[:limit])
+        fetch *= 8
 
 
 def _normalise(scores: dict[str, float]) -> dict[str, float]:

@@ -43,7 +43,7 @@ from logreasoner.thoughts_db.library import (
     library_hash,
     load_flowchart,
 )
-from logreasoner.thoughts_db.schema import SCHEMA_VERSION, migrate, schema_version
+from logreasoner.thoughts_db.schema import migrate, schema_version
 from logreasoner.thoughts_db.templates import DEFAULT_MAX_PATHS, StepProvenance, ThoughtTemplate, flowchart_to_plans
 from logreasoner.thoughts_db.validate import validate
 
@@ -113,7 +113,7 @@ class ThoughtStore:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._dense_cache: Any = None
-        self._method_cache: dict[str, list[str]] = {}
+        self._lexical_cache: Any = None
         self._pending_usage: dict[str, int] = {}
         self._last_flush = time.monotonic()
         conn = self._conn()
@@ -713,6 +713,20 @@ class ThoughtStore:
         if any(r is None for r in rows):
             return None
         return index.matrix[rows]
+
+    def _lexical_index(self):
+        """rowid -> template id and task tags, in memory, reloaded when the store's generation changes."""
+        from logreasoner.thoughts_db.retrieve import LexicalIndex
+
+        gen = self.generation
+        with self._lock:
+            cache = self._lexical_cache
+        if cache is not None and cache.generation == gen:
+            return cache
+        index = LexicalIndex.load(self)
+        with self._lock:
+            self._lexical_cache = index
+        return index
 
     def _dense_index(self):
         from logreasoner.thoughts_db.retrieve import DenseIndex

@@ -50,7 +50,7 @@ def analyze(
     """Analyse a log: retrieve expert plans, plan, carry out the steps, answer."""
     from rich.console import Console
 
-    from logreasoner.analyze import analyze as run
+    from logreasoner.analysis import analyze as run
     from logreasoner.settings import get_settings
 
     err = Console(stderr=True)

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from logreasoner.analyze import AnalysisResult
+from logreasoner.analysis import AnalysisResult
 
 __all__ = ["render_result"]
 

@@ -82,7 +82,7 @@ class TemplateReasoner:
     """Run one program over many items, once per distinct key, through the answer cache.
 
     Args:
-        program: a ``dspy.Module`` or a kind name for :func:`logreasoner.analyze.load_program`.
+        program: a ``dspy.Module`` or a kind name for :func:`logreasoner.analysis.load_program`.
         lm: the ``dspy.LM`` to run it on (``dspy.context(lm=...)`` inside every worker).
         task, labels, question: what the program is asked; part of the cache key (question is folded into it).
         cache: an :class:`AnswerCache`, ``"default"`` (the toolkit's cache dir) or None (no cache).
@@ -94,7 +94,7 @@ class TemplateReasoner:
                  question: str | None = None, cache: AnswerCache | str | None = "default",
                  concurrency: int | None = None, settings: ScaleSettings | None = None,
                  retry_failed: bool = False, kind: str | None = None) -> None:
-        from logreasoner.analyze import load_program
+        from logreasoner.analysis import load_program
         from logreasoner.tasks import get_task
 
         self.task = get_task(task)

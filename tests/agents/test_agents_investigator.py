@@ -94,6 +94,25 @@ def test_no_time_and_no_findings_means_no_answer(logs_dir: Path) -> None:
     assert (r.status, r.answered_by, r.cause, r.evidence, r.lm_calls) == ("time_budget", "none", "", [], 1)
 
 
+def test_a_model_call_that_overruns_the_budget_is_abandoned_on_time(logs_dir: Path) -> None:
+    import time
+
+    def slow():
+        time.sleep(3.0)  # one model call far longer than the whole budget
+        yield step("grep", pattern="space")
+        yield ANSWER
+
+    inv = make(logs_dir, [], max_steps=4, timeout_s=0.5, grace_s=0.2)
+    inv._lm.answers = slow()
+    t0 = time.monotonic()
+    r = inv.investigate(QUESTION)
+    assert time.monotonic() - t0 < 2.0  # returned at the budget, not when the call ended
+    assert (r.status, r.answered_by, r.steps, r.cause) == ("time_budget", "none", [], "")
+    assert "still running" in (r.format_error or "")
+    assert inv.wait(10) and inv._lm.history[-1]  # the call finished in the background; its result was dropped
+    assert next(inv._lm.answers, None) is ANSWER  # no tool ran and no final answer was asked for
+
+
 def test_the_reasoner_tool_refuses_when_too_little_time_is_left(logs_dir: Path) -> None:
     clock = FakeClock()
     tools = FolderTools(Sandbox([logs_dir]), retriever=RETRIEVER, clock=clock, reasoner_seconds=20)

@@ -6,7 +6,7 @@ import dspy
 import pytest
 from dspy.utils import DummyLM
 
-from logreasoner.analyze import AnalysisResult, analyze
+from logreasoner.analysis import AnalysisResult, analyze
 from logreasoner.cli.main import main
 from logreasoner.tasks import get_task
 
@@ -98,7 +98,7 @@ def test_main_job_on_local_model_json():
         pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
     proc = subprocess.run([sys.executable, "-m", "logreasoner.cli.main", "analyze",
                            "logreasoner/data/samples/OpenSSH_2k.log", "--task", "anomaly", "--json",
-                           "--max-templates", "12"], capture_output=True, text=True, timeout=600)
+                           "--max-templates", "12"], capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr
     res = AnalysisResult.model_validate_json(proc.stdout)
     get_task("anomaly").answer_type.model_validate(res.answer)

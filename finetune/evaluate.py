@@ -1,0 +1,79 @@
+"""Scoring a student through the program on held-back examples: task score, format-failure rate, F1, time.
+
+The same program object the run distils (same retriever, ``k``, excerpt settings) answers each example; a
+format failure is an example whose final answer did not parse (counted as wrong), reported on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import dspy
+
+from logreasoner.finetune.data import example_id
+from logreasoner.finetune.formatting import make_program
+from logreasoner.tasks import get_task
+
+__all__ = ["evaluate_program", "f1_scores"]
+
+
+def f1_scores(golds: list[str], preds: list[str | None], positive: str | None = None) -> dict[str, float]:
+    """Positive-class P/R/F1 when ``positive`` is given, else macro-F1 over the gold labels."""
+    def prf(label: str) -> tuple[float, float, float]:
+        tp = sum(1 for g, p in zip(golds, preds) if g == label and p == label)
+        fp = sum(1 for g, p in zip(golds, preds) if g != label and p == label)
+        fn = sum(1 for g, p in zip(golds, preds) if g == label and p != label)
+        pr = tp / (tp + fp) if tp + fp else 0.0
+        rc = tp / (tp + fn) if tp + fn else 0.0
+        return pr, rc, (2 * pr * rc / (pr + rc) if pr + rc else 0.0)
+
+    if positive is not None:
+        p, r, f = prf(positive)
+        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
+    labels = sorted(set(golds))
+    return {"macro_f1": round(sum(prf(lab)[2] for lab in labels) / max(1, len(labels)), 4)}
+
+
+def evaluate_program(examples: list[Any], *, planner_lm: Any, step_lm: Any | None = None, program_cfg: Any = None,
+                     progress: Any = None) -> dict[str, Any]:
+    """Run the program on ``examples`` with the given LMs (a second LM for the step stage keeps llama.cpp's
+    prompt cache warm per stage); per task: score, format failures, F1, seconds per example."""
+    step_lm = step_lm or planner_lm
+    programs: dict[str, Any] = {}
+    rows: list[dict] = []
+    for ex in examples:
+        task = get_task(ex.get("task") or "anomaly")
+        program = programs.setdefault(task.name, make_program(task, program_cfg, planner_lm=planner_lm,
+                                                              step_lm=step_lm))
+        t0 = time.perf_counter()
+        with dspy.context(lm=step_lm):
+            pred = program(log=ex.get("log"), question=ex.get("question"), labels=ex.get("labels"))
+        dt = time.perf_counter() - t0
+        gold = ex.get("answer")
+        value = task.primary(pred.answer) if pred.answer is not None else None
+        rows.append({"id": example_id(ex), "task": task.name, "gold": gold, "pred": value,
+                     "score": task.score(gold, pred.answer) if pred.answer is not None else 0.0,
+                     "format_failure": pred.answer is None,
+                     "plan_failure": bool(getattr(pred, "plan_format_error", None)),
+                     "seconds": round(dt, 2)})
+        if progress:
+            progress.update(1)
+    per_task: dict[str, Any] = {}
+    for name in sorted({r["task"] for r in rows}):
+        rs = [r for r in rows if r["task"] == name]
+        n = len(rs)
+        golds = [str(r["gold"]) for r in rs]
+        preds = [None if r["pred"] is None else str(r["pred"]) for r in rs]
+        summary = {
+            "n": n,
+            "score": round(sum(r["score"] for r in rs) / n, 4),
+            "format_failure_rate": round(sum(r["format_failure"] for r in rs) / n, 4),
+            "plan_failure_rate": round(sum(r["plan_failure"] for r in rs) / n, 4),
+            "seconds_per_example": round(sum(r["seconds"] for r in rs) / n, 2),
+            "predictions": dict(Counter(p or "(none)" for p in preds).most_common(8)),
+        }
+        summary.update(f1_scores(golds, preds, positive="abnormal" if name == "anomaly" else None))
+        per_task[name] = summary
+    return {"per_task": per_task, "rows": rows}

@@ -1,0 +1,348 @@
+"""Programmatic experts: teachers that write stepwise solutions from labelled, structured data.
+
+An expert executes the task's *method flowchart* from the thought store on one labelled example: it answers
+each decision of the flowchart from facts it reads off the log (severity words, the label words an entry
+shares) and from the gold label, picks the flowchart path (thought template) those answers take, and writes
+one finding per step with the concrete line numbers, words and values. Where the thought store is not
+available it follows the task's built-in method plan the same way.
+
+Two experts ship: anomaly detection (normal/abnormal, e.g. BGL templates or Loghub lines) and fault diagnosis
+(one label of a set, e.g. LogEval). Their traces are marked ``source="expert:<name>"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from logreasoner.logs.excerpt import SEVERITY_RE, LogExcerpt
+from logreasoner.programs.answers import Plan, StepResult
+from logreasoner.programs.retrieval import ExpertPlan
+
+__all__ = [
+    "Expert",
+    "ExpertSolution",
+    "AnomalyExpert",
+    "DiagnosisExpert",
+    "get_expert",
+    "method_plans",
+    "shorten_step",
+    "compact_plan",
+]
+
+_STOP = frozenset(
+    "the and for with from into that this was were are has have had not but its can all any our one two "
+    "out per via more than then when which type types log logs entry".split()
+)
+_CATCH_ALL = re.compile(r"\b(unknown|other|others|unspecified|not specify|does not specify|misc)\b", re.I)
+
+
+def _clip(text: str, n: int) -> str:
+    text = re.sub(r"\s+", " ", str(text)).strip()
+    if len(text) <= n:
+        return text
+    cut = text[:n]
+    if " " in cut[n // 2:]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-")
+
+
+def shorten_step(step: str, n: int = 90) -> str:
+    """A flowchart step in a few words: ``Decide: <question>? -> <answer>`` keeps question and answer,
+    ``Check: <what> - <details>`` keeps ``what``."""
+    s = re.sub(r"\s+", " ", step).strip()
+    m = re.match(r"^(Decide:\s*)(.*?)(\s*->\s*.+)$", s)
+    if m:
+        q = re.split(r"\s+-\s+|,\s+(?:such as|e\.g\.)", m.group(2))[0].rstrip("?").strip()
+        return _clip(f"{m.group(1)}{q}?", n - len(m.group(3))) + m.group(3)
+    head = re.split(r"\s+-\s+|,\s+then\s+|;\s+|,\s+such as\s+", s)[0]
+    return _clip(head, n)
+
+
+def compact_plan(plan: ExpertPlan | Plan, *, max_challenges: int = 1, step_chars: int = 60) -> Plan:
+    """A thought template as a short coarse plan (the planner's output): symptom, decisions, steps."""
+    overview = plan.problem_overview
+    m = re.search(r"Symptom:\s*([^.]+)", overview)
+    if m:
+        overview = m.group(1).strip()
+    overview = _clip(overview[0].upper() + overview[1:] if overview else overview, 70)
+    challenges = [_clip(re.sub(r"\s*\(branches:.*?\)\s*$", "", c).split(" - ")[0].rstrip("?") + "?", 70)
+                  if "(branches" in c else _clip(c, 70) for c in plan.key_challenges[:max_challenges]]
+    return Plan(problem_overview=overview, key_challenges=challenges,
+                reasoning_steps=[shorten_step(s, step_chars) for s in plan.reasoning_steps])
+
+
+def method_plans(task: Any, retriever: Any = None) -> list[ExpertPlan]:
+    """The thought templates of the task's method flowchart (every path) when the program retrieves from a
+    thought store (or retrieves nothing and the shared store opens), else the task's built-in method plan."""
+    from logreasoner.programs.defaults import builtin_plans
+
+    fid = getattr(task, "method_flowchart", None)
+    store = retriever if hasattr(retriever, "templates") else None
+    if store is None and retriever is None:  # no retrieval in the program: the shared store, if it opens
+        try:
+            from logreasoner.thoughts_db import ThoughtStore
+
+            store = ThoughtStore.default(embeddings=False)
+        except Exception:  # no store here (not installed, unreadable cache): the built-in plan still works
+            store = None
+    if store is not None and fid:
+        try:
+            plans = list(store.templates(flowchart_id=fid))
+        except Exception:
+            plans = []
+        if plans:
+            return plans
+    return [p for p in builtin_plans() if p.id == fid or p.task == getattr(task, "name", None)]
+
+
+@dataclass
+class ExpertSolution:
+    plan: Plan
+    steps: list[StepResult]
+    answer: dict
+    template_id: str | None = None
+    facts: dict = field(default_factory=dict)
+
+
+_DECISION = re.compile(r"^Decide:\s*(.*?)\s*->\s*(.+)$")
+
+
+def _decisions(plan: ExpertPlan) -> list[tuple[str, str]]:
+    out = []
+    for s in plan.reasoning_steps:
+        m = _DECISION.match(re.sub(r"\s+", " ", s).strip())
+        if m:
+            out.append((m.group(1), m.group(2).strip().lower()))
+    return out
+
+
+class Expert:
+    """Base class: choose the flowchart path the labelled facts take, then write each step's finding."""
+
+    name = "expert"
+    task_name = ""
+
+    def facts(self, excerpt: LogExcerpt, gold: Any, labels: list[str] | None, meta: dict) -> dict:
+        raise NotImplementedError  # each expert reads its own facts
+
+    def decide(self, question: str, facts: dict) -> str | None:
+        """The branch the facts take at a decision (None: this expert cannot tell)."""
+        raise NotImplementedError
+
+    def finding(self, step: str, facts: dict) -> tuple[str, list[int]]:
+        raise NotImplementedError
+
+    def answer(self, facts: dict) -> dict:
+        raise NotImplementedError
+
+    def choose(self, plans: list[ExpertPlan], facts: dict) -> ExpertPlan:
+        """The template whose every decision agrees with the facts (the shortest such path); else the first."""
+        best, best_key = None, None
+        for p in plans:
+            dec = _decisions(p)
+            if not dec:
+                continue
+            agree = all(self.decide(q, facts) in (None, a) for q, a in dec)
+            if agree:
+                key = (len(p.reasoning_steps), p.id)
+                if best_key is None or key < best_key:
+                    best, best_key = p, key
+        return best or plans[0]
+
+    def solve(self, excerpt: LogExcerpt, gold: Any, *, labels: list[str] | None = None, meta: dict | None = None,
+              plans: list[ExpertPlan]) -> ExpertSolution:
+        if not plans:
+            raise ValueError(f"{self.name}: no method plan to follow")
+        facts = self.facts(excerpt, gold, labels, meta or {})
+        chosen = self.choose(plans, facts)
+        plan = compact_plan(chosen)
+        steps = []
+        for s in plan.reasoning_steps:
+            text, lines = self.finding(s, facts)
+            steps.append(StepResult(step=_clip(s.split(" -> ")[0], 32), finding=_clip(text, 80),
+                                    evidence_lines=lines[:6]))
+        return ExpertSolution(plan=plan, steps=steps, answer=self.answer(facts), template_id=chosen.id, facts=facts)
+
+
+def _line_facts(excerpt: LogExcerpt) -> list[tuple[int, str, int]]:
+    return [(g.first.number, g.first.text, g.count) for g in excerpt.shown]
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z][a-z0-9]{2,}", text.lower()) if w not in _STOP}
+
+
+class AnomalyExpert(Expert):
+    """Normal/abnormal from a labelled verdict: severity words found per line, the flowchart's signature,
+    benign-signature, rarity and explained-deviation decisions answered from them and the gold verdict."""
+
+    name = "anomaly-rules"
+    task_name = "anomaly"
+
+    def facts(self, excerpt, gold, labels, meta):
+        lines = _line_facts(excerpt)
+        hits = []
+        for n, text, _ in lines:
+            words = sorted({m.group(0).lower() for m in SEVERITY_RE.finditer(text)})
+            if words:
+                hits.append((n, words))
+        verdict = str(gold).strip().lower()
+        if verdict not in ("normal", "abnormal"):
+            raise ValueError(f"anomaly expert: gold verdict must be normal/abnormal, got {gold!r}")
+        abnormal = verdict == "abnormal"
+        evidence = [n for n, _ in hits] if (abnormal and hits) else ([lines[0][0]] if abnormal and lines else [])
+        return {"lines": lines, "hits": hits, "abnormal": abnormal, "evidence": evidence,
+                "system": meta.get("system"), "total": excerpt.total_lines, "templates": excerpt.total_templates}
+
+    def decide(self, question, f):
+        q = question.lower()
+        if "benign" in q:
+            return "no" if f["abnormal"] else "yes"
+        if "failure signature" in q or "fatal" in q:
+            return "yes" if f["hits"] else "no"
+        if "explained" in q:
+            return "no" if f["abnormal"] else "yes"
+        if "lifecycle" in q or "rare template" in q or "count far above" in q:
+            return "yes" if f["abnormal"] else "no"
+        return None
+
+    def _first(self, f) -> tuple[int, str]:
+        n, text, _ = f["lines"][0] if f["lines"] else (1, "", 1)
+        return n, text
+
+    def finding(self, step, f):
+        s = step.lower()
+        n, text = self._first(f)
+        kw = ", ".join(f"'{w}' (L{ln})" for ln, ws in f["hits"][:3] for w in ws[:2])
+        if s.startswith("conclude") or "decide normal or abnormal" in s:
+            if f["abnormal"]:
+                ev = ", ".join(f"L{x}" for x in f["evidence"])
+                return f"abnormal: {ev} signal a fault" if len(f["evidence"]) > 1 else f"abnormal: {ev} signals a fault", f["evidence"]
+            return "normal: the lines report routine operation", []
+        if s.startswith("decide"):
+            ans = self.decide(step, f) or ""
+            if "benign" in s:
+                if ans == "yes":
+                    return f"yes: {kw} here is a routine or corrected report, not a fault", [ln for ln, _ in f["hits"]]
+                return f"no: {kw} reports a real failure", [ln for ln, _ in f["hits"]]
+            if "failure signature" in s or "fatal" in s:
+                if ans == "yes":
+                    return f"yes: {kw}", [ln for ln, _ in f["hits"]]
+                return "no: no fatal, error, failure, timeout or exception word in the lines", []
+            if "explained" in s:
+                return ("yes: routine operation explains it", []) if ans == "yes" else \
+                    ("no: no routine operation explains it", f["evidence"])
+            if "lifecycle" in s or "rare" in s:
+                if ans == "yes":
+                    return f"yes: L{n} reports a fault condition", f["evidence"]
+                return f"no: L{n} is part of the normal background", []
+        if "fatal" in s or "error" in s or "failure word" in s or "severity" in s:
+            return (f"severity words: {kw}", [ln for ln, _ in f["hits"]]) if f["hits"] else \
+                ("no fatal, error or failure word in the lines", [])
+        if "sequence" in s or "frequency" in s or "rare" in s or "state" in s:
+            if f["templates"] <= 1:
+                return f"one template (x{f['lines'][0][2] if f['lines'] else 1}); no lifecycle to follow", [n]
+            rare = [ln for ln, _, c in f["lines"] if c == 1][:4]
+            return f"{f['templates']} templates; rare (x1): {', '.join(f'L{x}' for x in rare) or 'none'}", rare
+        if "template" in s or "identify the system" in s or "group" in s:
+            sysname = f"{f['system']} " if f.get("system") else ""
+            if f["total"] <= 1:
+                return f"L{n}: one {sysname}message", [n]
+            return f"{f['total']} {sysname}lines in {f['templates']} templates", [x for x, _, _ in f["lines"][:3]]
+        return f"L{n}: '{_clip(text, 80)}'", [n]
+
+    def answer(self, f):
+        return {"verdict": "abnormal" if f["abnormal"] else "normal", "evidence_lines": f["evidence"][:8]}
+
+
+class DiagnosisExpert(Expert):
+    """One label of a set from a labelled entry: the entry's source and event, the words it shares with each
+    label, and the flowchart's match-count, finer-evidence and catch-all decisions answered from them."""
+
+    name = "diagnosis-rules"
+    task_name = "diagnosis"
+
+    def facts(self, excerpt, gold, labels, meta):
+        if not labels:
+            raise ValueError("diagnosis expert: the example has no label set")
+        gold = str(gold).strip()
+        labels = list(dict.fromkeys(str(x).strip() for x in labels if str(x).strip()))
+        lines = _line_facts(excerpt)
+        text = " ".join(t for _, t, _ in lines)
+        entry = _words(text)
+        overlap = {lab: sorted(entry & _words(lab)) for lab in labels}
+        matching = [lab for lab in labels if overlap[lab]]
+        top = max((len(v) for v in overlap.values()), default=0)
+        tops = [lab for lab in labels if overlap[lab] and len(overlap[lab]) == top]
+        n, first = (lines[0][0], lines[0][1]) if lines else (1, "")
+        parts = [p.strip() for p in re.split(r"\s*\|\s*|:\s+", first) if p.strip()]
+        source = parts[0] if parts else first
+        event = parts[1] if len(parts) > 1 else ""
+        source, event = _clip(source, 30), _clip(event, 30)
+        keywords = sorted(entry, key=lambda w: (-len(w), w))[:4]
+        return {"gold": gold, "labels": labels, "overlap": overlap, "matching": matching, "tops": tops,
+                "line": n, "source": _clip(source, 50), "event": _clip(event, 60), "keywords": keywords,
+                "catch_all": bool(_CATCH_ALL.search(gold))}
+
+    def decide(self, question, f):
+        q = question.lower()
+        if "how many labels" in q:
+            if len(f["matching"]) == 1 and f["matching"][0] == f["gold"]:
+                return "exactly one"
+            if f["matching"]:
+                return "several"
+            return "none"
+        if "single out" in q or "finer evidence" in q:
+            return "yes" if f["tops"] == [f["gold"]] else "no"
+        if "catch-all" in q:
+            return "yes" if f["catch_all"] else "no"
+        return None
+
+    def finding(self, step, f):
+        s = step.lower()
+        n = f["line"]
+        gold = f["gold"]
+        if s.startswith("conclude") or "pick" in s or "single best" in s:
+            return f"'{gold}'", [n]
+        if s.startswith("decide"):
+            ans = self.decide(step, f) or ""
+            if "how many labels" in s:
+                if ans == "exactly one":
+                    return f"exactly one: '{gold}' shares {', '.join(f['overlap'][gold][:3])}", [n]
+                if ans == "several":
+                    return "several: " + "; ".join(f"'{_clip(lab, 30)}' ({', '.join(f['overlap'][lab][:2])})"
+                                                   for lab in f["matching"][:3]), [n]
+                return "none: no label shares a word with the entry", [n]
+            if "single out" in s or "finer evidence" in s:
+                if ans == "yes":
+                    return f"yes: {', '.join(f['overlap'][gold][:3])} points to '{gold}'", [n]
+                return f"no: the words fit no label directly; this kind of entry goes with '{gold}'", [n]
+            if "catch-all" in s:
+                return (f"yes: '{gold}'", [n]) if ans == "yes" else ("no catch-all label fits", [n])
+        if "label" in s and ("read" in s or "every" in s or "compare" in s):
+            if "compare" in s:
+                shared = f["overlap"].get(gold) or []
+                return (f"'{gold}' shares {', '.join(shared[:3])}" if shared else
+                        f"no shared words; entries like L{n} go with '{gold}'"), [n]
+            return f"{len(f['labels'])} labels to compare with the entry", []
+        if "source" in s or "component" in s or "event" in s:
+            ev = f", event '{f['event']}'" if f["event"] else ""
+            return f"L{n}: source '{f['source']}'{ev}", [n]
+        if "finer" in s or "keyword" in s or "telltale" in s:
+            return f"telltale words in L{n}: {', '.join(f['keywords']) or 'none'}", [n]
+        return f"L{n}: '{f['source']}'", [n]
+
+    def answer(self, f):
+        return {"label": f["gold"]}
+
+
+_EXPERTS: dict[str, Callable[[], Expert]] = {"anomaly": AnomalyExpert, "diagnosis": DiagnosisExpert}
+
+
+def get_expert(task: Any) -> Expert | None:
+    """The programmatic expert for a task (None where there is none: use an LM teacher)."""
+    name = getattr(task, "name", task)
+    factory = _EXPERTS.get(str(name))
+    return factory() if factory else None

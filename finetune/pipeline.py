@@ -1,0 +1,313 @@
+"""The whole run, stage by stage: traces -> sft-data -> sft (thought, stepwise) -> mine -> dpo -> export
+[-> eval]. Each stage is a function of the config (plus optional in-memory examples and LMs for Python callers),
+writes its artefacts under ``run_dir`` and records itself in ``state.json``; a finished stage is skipped when
+its configuration has not changed (``force=True`` reruns it and invalidates the stages after it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm.auto import tqdm
+
+from logreasoner.errors import ConfigError
+from logreasoner.finetune.config import FinetuneConfig
+from logreasoner.finetune.data import example_id, load_examples
+from logreasoner.finetune.state import RunState, config_hash
+
+__all__ = ["Pipeline", "STAGES", "run_pipeline"]
+
+STAGES = ("traces", "sft-data", "sft", "mine", "dpo", "export", "eval")
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json") if hasattr(model, "model_dump") else model
+
+
+class Pipeline:
+    """One run folder. Python callers may hand in examples and LMs; the CLI builds everything from the config."""
+
+    def __init__(self, cfg: FinetuneConfig, *, train_examples: list | None = None, test_examples: list | None = None,
+                 teacher_lm: Any = None, corrector_lm: Any = None, progress: bool = True) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(cfg.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.state = RunState(self.run_dir)
+        self._train, self._test = train_examples, test_examples
+        self.teacher_lm, self.corrector_lm = teacher_lm, corrector_lm
+        self.show_progress = progress
+        (self.run_dir / "config.json").write_text(json.dumps(_dump(cfg), indent=1, default=str))
+
+    # ---------------------------------------------------------------------------------------------- helpers
+    def _bar(self, total: int, desc: str) -> Any:
+        return tqdm(total=total, desc=desc, disable=not self.show_progress, dynamic_ncols=True)
+
+    def train_examples(self) -> list:
+        if self._train is None:
+            if not self.cfg.datasets:
+                raise ConfigError("no training data", "add a [[datasets]] table (name = ... or path = ...)")
+            self._train = [ex for d in self.cfg.datasets
+                           for ex in load_examples(d, "train", seed=self.cfg.seed, limit=d.train_limit)]
+        return self._train
+
+    def test_examples(self) -> list:
+        if self._test is None:
+            self._test = [ex for d in self.cfg.datasets
+                          for ex in load_examples(d, "test", seed=self.cfg.seed, limit=d.test_limit)]
+        return self._test
+
+    def _hash(self, *parts: Any) -> str:
+        return config_hash([_dump(p) for p in parts])
+
+    def _stage(self, name: str, chash: str, force: bool, fn: Callable[[dict], None]) -> dict:
+        if not force and self.state.done(name, chash):
+            return self.state.stage(name)["outputs"]
+        with self.state.running(name, chash) as out:
+            fn(out)
+        return out
+
+    @property
+    def phases(self) -> list:
+        return self.cfg.sft.phases
+
+    def phase_adapter(self, phase: str) -> Path:
+        return self.run_dir / f"sft-{phase}" / "adapter"
+
+    def last_sft_adapter(self) -> Path:
+        if not self.phases:
+            raise ConfigError("no SFT phases configured", "add [[sft.phases]] tables")
+        return self.phase_adapter(self.phases[-1].name)
+
+    def final_adapter(self) -> tuple[Path, str]:
+        dpo = self.state.stage("dpo")
+        if dpo and dpo.get("status") == "done" and not dpo["outputs"].get("skipped"):
+            return self.run_dir / "dpo" / "adapter", "dpo"
+        return self.last_sft_adapter(), f"sft-{self.phases[-1].name}"
+
+    def _lms(self, adapter: Path | None, max_tokens: int | None, backend: str) -> tuple[Any, Any]:
+        from logreasoner.finetune.models import student_lm
+
+        kw = dict(backend=backend, threads=self.cfg.threads, max_tokens=max_tokens)
+        a = student_lm(self.cfg.student, adapter, **kw)
+        from logreasoner.finetune.models import choose_backend
+
+        # llama.cpp keeps one prompt prefix per engine: a second engine for the step stage keeps both warm
+        b = student_lm(self.cfg.student, adapter, **kw) if choose_backend(self.cfg.student, backend) == "llamacpp" else a
+        return a, b
+
+    # ---------------------------------------------------------------------------------------------- stages
+    def traces(self, force: bool = False) -> dict:
+        from logreasoner.finetune.traces import generate_traces, save_traces
+
+        exs = self.train_examples()
+        chash = self._hash(self.cfg.teacher, self.cfg.program, sorted(example_id(e) for e in exs))
+
+        def run(out: dict) -> None:
+            bar = self._bar(len(exs) * (2 if self.cfg.teacher.kind == "both" else 1), "traces")
+            traces = generate_traces(exs, self.cfg.teacher, program_cfg=self.cfg.program, teacher_lm=self.teacher_lm,
+                                     progress=bar)
+            bar.close()
+            if not traces:
+                raise ConfigError("the teacher wrote no usable trace", "check the teacher model and the data")
+            save_traces(traces, self.run_dir / "traces" / "traces.jsonl")
+            out.update(examples=len(exs), traces=len(traces),
+                       hinted=sum(t.hinted for t in traces),
+                       by_source={s: sum(t.source == s for t in traces) for s in sorted({t.source for t in traces})},
+                       by_task={k: sum(t.task == k for t in traces) for k in sorted({t.task for t in traces})},
+                       examples_without_trace=len(exs) - len({t.example_id for t in traces}))
+        return self._stage("traces", chash, force, run)
+
+    def sft_data(self, force: bool = False) -> dict:
+        from logreasoner.finetune.sft_data import build_sft_datasets
+        from logreasoner.finetune.student import load_student_tokenizer
+        from logreasoner.finetune.traces import load_traces
+
+        prev = self.state.stage("traces") or {}
+        chash = self._hash(self.cfg.sft_data, self.cfg.program, self.cfg.student, prev.get("finished"))
+
+        def run(out: dict) -> None:
+            traces = load_traces(self.run_dir / "traces" / "traces.jsonl")
+            tok = load_student_tokenizer(self.cfg.student)
+            d = self.cfg.sft_data
+            out.update(build_sft_datasets(traces, self.run_dir / "data", program_cfg=self.cfg.program,
+                                          select=d.select, theta=d.theta, hinted_quality=d.hinted_quality,
+                                          tokenizer=tok, max_tokens=d.max_tokens))
+        return self._stage("sft-data", chash, force, run)
+
+    def sft(self, phase: str | None = None, force: bool = False) -> dict:
+        """Train one phase (by name) or every phase in order."""
+        from logreasoner.finetune.sft import train_sft
+        from logreasoner.finetune.sft_data import load_sft_dataset
+
+        results = {}
+        prev_adapter: Path | None = None
+        data_stamp = (self.state.stage("sft-data") or {}).get("finished")
+        for ph in self.phases:
+            if ph.continue_from == "previous":
+                init = prev_adapter
+            elif ph.continue_from:
+                init = Path(ph.continue_from) if Path(ph.continue_from).exists() else self.phase_adapter(ph.continue_from)
+            else:
+                init = None
+            prev_adapter = self.phase_adapter(ph.name)
+            if phase is not None and ph.name != phase:
+                continue
+            init_stamp = (self.state.stage(f"sft:{init.parent.name[4:]}") or {}).get("finished") if init else None
+            chash = self._hash(ph, self.cfg.sft.lora, self.cfg.sft.trl, self.cfg.student, data_stamp, init_stamp,
+                               self.cfg.threads)
+
+            def run(out: dict, ph=ph, init=init) -> None:
+                if init is not None and not (init / "adapter_config.json").is_file():
+                    raise ConfigError(f"SFT phase {ph.name!r} continues from {init}, which does not exist",
+                                      "run the earlier phase first")
+                ds = load_sft_dataset(self.run_dir / "data", list(ph.data))
+                out.update(train_sft(ds, self.run_dir / f"sft-{ph.name}", student=self.cfg.student,
+                                     init_adapter=init, lora=self.cfg.sft.lora, trl=self.cfg.sft.trl,
+                                     phase_trl=ph.trl, threads=self.cfg.threads))
+            results[ph.name] = self._stage(f"sft:{ph.name}", chash, force, run)
+        if phase is not None and phase not in results:
+            raise ConfigError(f"no SFT phase named {phase!r}", f"choose one of: {', '.join(p.name for p in self.phases)}")
+        return results
+
+    def mine(self, force: bool = False) -> dict:
+        from logreasoner.finetune.mining import mine_pairs, save_jsonl
+
+        m = self.cfg.mine
+        adapter = self.last_sft_adapter()
+        sft_stamp = (self.state.stage(f"sft:{self.phases[-1].name}") or {}).get("finished")
+        exs = self.train_examples()
+        if m.limit:
+            by_task: dict[str, list] = {}
+            for e in exs:
+                by_task.setdefault(e.get("task"), []).append(e)
+            exs = [e for group in by_task.values() for e in group[: m.limit]]
+        chash = self._hash(m, self.cfg.program, sft_stamp, sorted(example_id(e) for e in exs))
+
+        def run(out: dict) -> None:
+            if not (adapter / "adapter_config.json").is_file():
+                raise ConfigError(f"no SFT adapter at {adapter}", "run the 'sft' stage first")
+            planner_lm, step_lm = self._lms(adapter, m.max_tokens, m.backend)
+            if self.corrector_lm is not None:
+                corrector = self.corrector_lm
+            elif m.corrector == "student":
+                corrector = step_lm
+            else:
+                from logreasoner.lm import load_lm
+
+                corrector = load_lm(m.corrector, api_base=m.api_base)
+            bar = self._bar(len(exs), "mine")
+            pairs, records = mine_pairs(exs, student_lm=planner_lm, step_lm=step_lm, corrector_lm=corrector,
+                                        program_cfg=self.cfg.program, constrain_gold=m.constrain_gold,
+                                        include_format_failures=m.include_format_failures,
+                                        min_score=self.cfg.teacher.min_score, progress=bar)
+            bar.close()
+            save_jsonl(pairs, self.run_dir / "mine" / "pairs.jsonl")
+            save_jsonl(records, self.run_dir / "mine" / "records.jsonl")
+            wrong = [r for r in records if r["score"] < self.cfg.teacher.min_score]
+            out.update(examples=len(records), wrong=len(wrong),
+                       format_failures=sum(r["format_failure"] for r in records),
+                       corrected=sum(bool(r.get("corrected")) for r in records), pairs=len(pairs),
+                       corrector=m.corrector,
+                       train_score=round(sum(r["score"] for r in records) / max(1, len(records)), 4))
+        return self._stage("mine", chash, force, run)
+
+    def dpo(self, force: bool = False) -> dict:
+        from logreasoner.finetune.dpo import pairs_dataset, train_dpo
+        from logreasoner.finetune.mining import load_jsonl
+
+        mine_stamp = (self.state.stage("mine") or {}).get("finished")
+        chash = self._hash(self.cfg.dpo, self.cfg.student, mine_stamp, self.cfg.threads)
+
+        def run(out: dict) -> None:
+            path = self.run_dir / "mine" / "pairs.jsonl"
+            if not path.is_file():
+                raise ConfigError(f"no pairs at {path}", "run the 'mine' stage first")
+            pairs = load_jsonl(path)
+            if len(pairs) < self.cfg.dpo.min_pairs:
+                out.update(skipped=True, pairs=len(pairs),
+                           reason=f"{len(pairs)} pairs < dpo.min_pairs={self.cfg.dpo.min_pairs}")
+                return
+            out.update(train_dpo(pairs_dataset(pairs), self.run_dir / "dpo", sft_adapter=self.last_sft_adapter(),
+                                 student=self.cfg.student, trl=self.cfg.dpo.trl, threads=self.cfg.threads,
+                                 measure=self.cfg.dpo.measure_margin))
+        return self._stage("dpo", chash, force, run)
+
+    def export(self, force: bool = False) -> dict:
+        from logreasoner.finetune.export import export_run
+
+        adapter, stage = self.final_adapter()
+        stamp = (self.state.stage(stage.replace("sft-", "sft:")) or {}).get("finished")
+        chash = self._hash(self.cfg.export, stage, stamp)
+
+        def run(out: dict) -> None:
+            tasks = sorted({e.get("task") for e in self.train_examples()})
+            out.update(export_run(self.run_dir, adapter, student=self.cfg.student, program=_dump(self.cfg.program),
+                                  tasks=tasks, stage=stage, gguf=self.cfg.export.gguf_adapter,
+                                  merge=self.cfg.export.merge))
+            out["stage"] = stage
+        return self._stage("export", chash, force, run)
+
+    def variant_adapter(self, variant: str) -> Path | None:
+        if variant == "base":
+            return None
+        if variant == "dpo":
+            return self.run_dir / "dpo" / "adapter"
+        if variant == "final":
+            return self.run_dir / "adapter"
+        return self.phase_adapter(variant)
+
+    def evaluate(self, variants: list[str] | None = None, force: bool = False) -> dict:
+        from logreasoner.finetune.evaluate import evaluate_program
+        from logreasoner.finetune.mining import save_jsonl
+
+        e = self.cfg.eval
+        results = {}
+        exs = self.test_examples()
+        if not exs:
+            raise ConfigError("no held-back examples to evaluate", "set test_limit / test_split in [[datasets]]")
+        for variant in variants or e.variants:
+            adapter = self.variant_adapter(variant)
+            if adapter is not None and not (adapter / "adapter_config.json").is_file():
+                results[variant] = {"skipped": f"no adapter at {adapter}"}
+                continue
+            stamp = None
+            if adapter is not None:
+                src = adapter / "adapter_model.safetensors"
+                stamp = src.stat().st_mtime if src.is_file() else None
+            chash = self._hash(e, self.cfg.program, stamp, sorted(example_id(x) for x in exs), self.cfg.threads)
+
+            def run(out: dict, variant=variant, adapter=adapter) -> None:
+                a, b = self._lms(adapter, e.max_tokens, e.backend)
+                bar = self._bar(len(exs), f"eval {variant}")
+                res = evaluate_program(exs, planner_lm=a, step_lm=b, program_cfg=self.cfg.program, progress=bar)
+                bar.close()
+                save_jsonl(res["rows"], self.run_dir / "eval" / f"{variant}.jsonl")
+                out.update(res["per_task"])
+            results[variant] = self._stage(f"eval:{variant}", chash, force, run)
+        return results
+
+    # ---------------------------------------------------------------------------------------------- all
+    def run(self, stages: list[str] | None = None, force: bool = False) -> dict:
+        chosen = list(stages or STAGES)
+        unknown = [s for s in chosen if s not in STAGES]
+        if unknown:
+            raise ConfigError(f"unknown stage(s) {unknown}", f"choose from: {', '.join(STAGES)}")
+        out = {}
+        for s in STAGES:
+            if s not in chosen:
+                continue
+            if s == "eval" and not self.cfg.eval.enabled and stages is None:
+                continue
+            fn = {"traces": self.traces, "sft-data": self.sft_data, "sft": self.sft, "mine": self.mine,
+                  "dpo": self.dpo, "export": self.export, "eval": self.evaluate}[s]
+            out[s] = fn(force=force)
+        return out
+
+
+def run_pipeline(cfg: FinetuneConfig, **kwargs: Any) -> dict:
+    """Run every stage of ``cfg`` (resuming finished ones); keyword arguments go to :class:`Pipeline`."""
+    stages = kwargs.pop("stages", None)
+    force = kwargs.pop("force", False)
+    return Pipeline(cfg, **kwargs).run(stages, force=force)

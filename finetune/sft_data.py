@@ -1,0 +1,119 @@
+"""Stage 2 — thought and stepwise SFT datasets (Hugging Face ``datasets``, conversational form).
+
+*Thought* rows teach the planner: log problem (excerpt + retrieved expert plans) -> coarse plan. *Stepwise* rows
+teach the step reasoner: problem + plan -> instantiated steps -> answer. Both are formatted by
+:mod:`logreasoner.finetune.formatting` from the same program object that runs and is evaluated. Before saving,
+a DPP picks a diverse subset per task (``sft_data.select``); hinted traces count as less relevant.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from logreasoner.finetune.diversity import select_diverse
+from logreasoner.finetune.formatting import make_program, stepwise_conversation, thought_conversation
+from logreasoner.finetune.traces import Trace, trace_context
+
+__all__ = ["build_rows", "select_rows", "build_sft_datasets", "load_sft_dataset", "KINDS"]
+
+KINDS = ("thought", "stepwise")
+
+
+def _trace_text(t: Trace) -> str:
+    steps = " ".join(f"{s.step} {s.finding}" for s in t.steps)
+    return f"{t.log}\n{t.plan.render()}\n{steps}\n{t.answer}"
+
+
+def build_rows(traces: list[Trace], *, program_cfg: Any = None) -> dict[str, list[dict]]:
+    """One thought and one stepwise row per trace (columns: messages, id, task, source, hinted, text)."""
+    programs: dict[str, Any] = {}
+    rows: dict[str, list[dict]] = {k: [] for k in KINDS}
+    for t in traces:
+        program = programs.setdefault(t.task, make_program(t.task, program_cfg))
+        excerpt_text, plans = trace_context(program, t)
+        meta = {"id": t.id, "task": t.task, "source": t.source, "hinted": t.hinted, "text": _trace_text(t)}
+        rows["thought"].append({"messages": thought_conversation(
+            program, excerpt_text=excerpt_text, expert_plans=plans, question=t.question, plan=t.plan), **meta})
+        rows["stepwise"].append({"messages": stepwise_conversation(
+            program, excerpt_text=excerpt_text, plan=t.plan, question=t.question, labels=t.labels,
+            steps=t.steps, answer=t.answer), **meta})
+    return rows
+
+
+def select_rows(rows: list[dict], k: int | None, *, theta: float = 0.7, hinted_quality: float = 0.5) -> list[dict]:
+    """A DPP-diverse subset of at most ``k`` rows per task (all rows when ``k`` is None)."""
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_task[r["task"]].append(r)
+    out: list[dict] = []
+    for task in sorted(by_task):
+        group = by_task[task]
+        rel = [hinted_quality if r["hinted"] else 1.0 for r in group]
+        idx = select_diverse([r["text"] for r in group], k, relevance=rel, theta=theta)
+        out.extend(group[i] for i in sorted(idx))
+    return out
+
+
+def _token_length(tokenizer: Any, messages: list[dict]) -> int:
+    enc = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)
+    return len(enc["input_ids"])
+
+
+def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any = None, select: int | None = None,
+                       theta: float = 0.7, hinted_quality: float = 0.5, tokenizer: Any = None,
+                       max_tokens: int | None = None) -> dict[str, dict]:
+    """Build, select and save ``out_dir/<kind>`` (``datasets.save_to_disk``) plus a JSONL copy to read.
+
+    Conversations longer than ``max_tokens`` (by ``tokenizer``) are dropped, never truncated: a truncated prompt
+    is not the prompt the model sees at run time. Returns per-kind counts.
+    """
+    from datasets import Dataset
+
+    rows = build_rows(traces, program_cfg=program_cfg)
+    summary: dict[str, dict] = {}
+    for kind in KINDS:
+        chosen = select_rows(rows[kind], select, theta=theta, hinted_quality=hinted_quality)
+        dropped = 0
+        lengths = []
+        if tokenizer is not None:
+            kept = []
+            for r in chosen:
+                n = _token_length(tokenizer, r["messages"])
+                if max_tokens and n > max_tokens:
+                    dropped += 1
+                    continue
+                r = {**r, "n_tokens": n}
+                lengths.append(n)
+                kept.append(r)
+            chosen = kept
+        ds = Dataset.from_list([{k: v for k, v in r.items() if k != "text"} for r in chosen]) if chosen else None
+        target = out_dir / kind
+        if ds is not None:
+            ds.save_to_disk(str(target))
+            ds.to_json(str(out_dir / f"{kind}.jsonl"), lines=True, force_ascii=False)
+        per_task: dict[str, int] = defaultdict(int)
+        for r in chosen:
+            per_task[r["task"]] += 1
+        summary[kind] = {"rows": len(chosen), "built": len(rows[kind]), "dropped_too_long": dropped,
+                         "per_task": dict(per_task), "hinted": sum(1 for r in chosen if r["hinted"]),
+                         "max_tokens": max(lengths) if lengths else None,
+                         "mean_tokens": round(sum(lengths) / len(lengths), 1) if lengths else None}
+    return summary
+
+
+def load_sft_dataset(data_dir: Path, kinds: list[str]) -> Any:
+    """The training rows of ``kinds`` (only the ``messages`` column TRL needs), concatenated."""
+    from datasets import concatenate_datasets, load_from_disk
+
+    from logreasoner.errors import ConfigError
+
+    parts = []
+    for kind in kinds:
+        p = data_dir / kind
+        if not p.exists():
+            raise ConfigError(f"no {kind} SFT data at {p}", "run the 'sft-data' stage first (or it had no rows)")
+        ds = load_from_disk(str(p))
+        parts.append(ds.select_columns(["messages"]))
+    return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
