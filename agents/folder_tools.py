@@ -26,6 +26,7 @@ __all__ = ["FolderTools", "fence"]
 MAX_WINDOW = 80
 MAX_HITS = 50
 MAX_PATTERN = 300
+LINE_REGEX_SECONDS = 0.1  # no sane pattern needs this long on one (bounded) line
 
 
 def fence(rows: list[str], head: str | None = None) -> str:
@@ -131,8 +132,8 @@ class FolderTools:
                 if left <= 0:
                     stopped = "(search stopped: time limit; counts are partial)"
                     break
-                try:
-                    m = rx.search(line.text, timeout=left)
+                try:  # the regex module checks its timeout only now and then: keep each line's share small
+                    m = rx.search(line.text, timeout=min(left, LINE_REGEX_SECONDS))
                 except TimeoutError:
                     stopped = "(search stopped: the pattern is too slow; counts are partial)"
                     break

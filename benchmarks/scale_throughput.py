@@ -8,6 +8,7 @@ subprocess so its peak memory (getrusage max RSS) is its own; the load average i
     python benchmarks/scale_throughput.py loghub                       # 12 Loghub-2k systems, counting model
     python benchmarks/scale_throughput.py synthetic /tmp/scale_1m.log  # after scale_synth.py; counting model
     python benchmarks/scale_throughput.py local --system HDFS          # the real embedded model, end to end
+    python benchmarks/scale_throughput.py mining /tmp/scale_1m.log     # pass one: stock toolkit path vs this layer
 
 The counting model (logreasoner.scale.fake) answers instantly and counts requests, so these figures are the
 layer's own cost; ``local`` adds the real model's. Needs ../shared/data/loghub-2k for loghub/local.
@@ -163,6 +164,49 @@ def cmd_synthetic(args) -> None:
           f"{row['peak_rss_mb'] < 1024}")
 
 
+def mining_child(path: str, which: str) -> dict:
+    """Pass one only: the toolkit's stock path (reader + TemplateGrouper) or the scale layer's (StreamScanner)."""
+    c0, t0, load0 = _cpu(), time.perf_counter(), _load()
+    if which == "stock":
+        from logreasoner.logs.reader import iter_lines
+        from logreasoner.logs.templates import TemplateGrouper
+
+        g = TemplateGrouper()
+        n = 0
+        for line in iter_lines(path):
+            g.add(line)
+            n += 1
+        clusters, texts = len(g.groups), len({x.template for x in g.groups.values()})
+    else:
+        from logreasoner.scale import scan_stream
+
+        with scan_stream(path, spool=False) as scan:
+            n, clusters, texts = scan.lines, len(scan.templates), scan.distinct_template_texts()
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    return {"which": which, "lines": n, "clusters": clusters, "template_texts": texts, "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1), "lines_per_s": round(n / wall), "lines_per_cpu_s": round(n / cpu),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "load": f"{load0} -> {_load()}"}
+
+
+def cmd_mining(args) -> None:
+    rows = []
+    for which in ("stock", "scale"):
+        p = subprocess.run([sys.executable, __file__, "_mine", args.path, which], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(p.stderr[-3000:])
+        rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    print("| pass one over " + Path(args.path).name + " | lines | Drain3 clusters | distinct template texts | wall s | "
+          "CPU s | lines/s | lines / CPU-s | peak RSS MB | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    names = {"stock": "before: logs.reader.iter_lines + logs.templates.TemplateGrouper",
+             "scale": "after: scale.scan_stream (fast reader, fast masker, one-token fix)"}
+    for r in rows:
+        print(f"| {names[r['which']]} | {r['lines']:,} | {r['clusters']:,} | {r['template_texts']:,} | {r['wall_s']} | "
+              f"{r['cpu_s']} | {r['lines_per_s']:,} | {r['lines_per_cpu_s']:,} | {r['peak_rss_mb']:.0f} | "
+              f"{r['load']} |")
+
+
 def cmd_local(args) -> None:
     path = LOGHUB / args.system / f"{args.system}_2k.log"
     row = run_child([str(path), "--model", args.model, "--program", args.program])
@@ -193,6 +237,11 @@ def main() -> None:
     c.add_argument("--system", default="HDFS")
     c.add_argument("--model", default="local")
     c.add_argument("--program", default="direct")
+    m = sub.add_parser("mining")
+    m.add_argument("path")
+    mm = sub.add_parser("_mine")
+    mm.add_argument("path")
+    mm.add_argument("which", choices=["stock", "scale"])
     o = sub.add_parser("_one")
     o.add_argument("path")
     o.add_argument("--model", default="counting")
@@ -206,6 +255,10 @@ def main() -> None:
         row = measure(args.path, model=args.model, program=args.program, window=args.window, split=args.split,
                       out=args.out, repeat_cached=args.repeat_cached)
         print(json.dumps(row))
+    elif args.cmd == "_mine":
+        print(json.dumps(mining_child(args.path, args.which)))
+    elif args.cmd == "mining":
+        cmd_mining(args)
     elif args.cmd == "loghub":
         cmd_loghub(args)
     elif args.cmd == "synthetic":

@@ -82,7 +82,9 @@ def analyze(
         lines = read_lines(text=text, stats=stats)
     else:
         lines = read_lines([str(x) for x in log] if isinstance(log, list) else str(log), stats=stats)
-    excerpt = build_excerpt(lines, max_templates=max_templates, stats=stats)
+    line_task = t.input_kind == "line"
+    excerpt = build_excerpt(lines, max_templates=max_templates, stats=stats, group=not line_task,
+                            numbered=not line_task)
     lm = load_lm(model, **(lm_kwargs or {})) if isinstance(model, str) else model
     prog = load_program(program, t)
     with dspy.context(lm=lm):

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_templates_in_prompt: int = Field(40, ge=1, le=2000)
     context_tokens: int = Field(8192, ge=512)
     seed: int = 0
+    embeddings: bool | None = Field(
+        None, description="Hybrid retrieval with sentence embeddings: None = when installed, False = lexical only.")
 
     @field_validator("cache_dir")
     @classmethod

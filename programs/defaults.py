@@ -52,9 +52,11 @@ def default_retriever() -> Retriever:
         if not _DEFAULT:
             retriever: Retriever
             try:
+                from logreasoner.settings import get_settings
                 from logreasoner.thoughts_db import ThoughtStore
 
-                retriever = ThoughtStore.default()
+                use = get_settings().embeddings
+                retriever = ThoughtStore.default(embeddings=False if use is False else None)
             except ImportError:
                 retriever = InMemoryRetriever(builtin_plans())
             _DEFAULT.append(retriever)

@@ -21,11 +21,12 @@ __all__ = ["CoarsePlanner", "StepReasoner", "LogReasoner", "DirectAnswer", "Chai
 
 
 def as_excerpt(log: Any = None, *, path: str | None = None, max_templates: int = 40, max_chars: int = 6000,
-               group: bool = True) -> LogExcerpt:
+               group: bool = True, numbered: bool = True) -> LogExcerpt:
     """Accept raw text, a list of LogLines, a path, or a ready LogExcerpt."""
     if isinstance(log, LogExcerpt):
         return log
-    return build_excerpt(log, path=path, max_templates=max_templates, max_chars=max_chars, group=group)
+    return build_excerpt(log, path=path, max_templates=max_templates, max_chars=max_chars, group=group,
+                         numbered=numbered)
 
 
 def _answer_sig(sig: Any, task: Task, labels: Any) -> Any:
@@ -84,7 +85,9 @@ class _ExcerptMixin:
         return await asyncio.to_thread(self.forward, *args, **kwargs)
 
     def _excerpt(self, log: Any, path: str | None) -> LogExcerpt:
-        return as_excerpt(log, path=path, max_templates=self.max_templates, max_chars=self.max_chars, group=self.group)
+        line_task = getattr(self, "task", None) is not None and self.task.input_kind == "line"
+        return as_excerpt(log, path=path, max_templates=self.max_templates, max_chars=self.max_chars,
+                          group=self.group and not line_task, numbered=not line_task)
 
 
 class LogReasoner(_ExcerptMixin, dspy.Module):

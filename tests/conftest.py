@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Programs' default retriever: lexical only in tests (the embedding model's first load costs tens of seconds);
+# the thought store's own tests exercise hybrid retrieval explicitly.
+os.environ.setdefault("LOGREASONER_EMBEDDINGS", "0")
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"

@@ -30,6 +30,8 @@ from logreasoner.thoughts_db.graph import Flowchart, FlowchartError, NodeKind, m
 
 __all__ = ["parse_mermaid", "to_mermaid", "split_front_matter"]
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 20x faster, same result
+
 # opening delimiter -> (closing delimiter, kind); longest openings first
 _SHAPES: list[tuple[str, str, NodeKind]] = [
     ("([", "])", NodeKind.symptom),
@@ -94,7 +96,7 @@ def split_front_matter(text: str, *, source_name: str | None = None) -> tuple[di
     if end is None:
         raise FlowchartError(f"{where}: front matter is not closed", "end the metadata block with a '---' line")
     try:
-        meta = yaml.safe_load("\n".join(lines[start:end])) or {}
+        meta = yaml.load("\n".join(lines[start:end]), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as e:
         raise FlowchartError(f"{where}: front matter is not valid YAML: {e}", "fix the metadata block") from None
     return meta, [(n + 1, lines[n]) for n in range(end + 1, len(lines))]

@@ -135,6 +135,7 @@ def _mount_optional() -> None:
         ("logreasoner.thoughts_db.cli", "thoughts", "The thought store: expert flowcharts and plans."),
         ("logreasoner.evals.cli", "eval", "Eval suites: run programs x models x tasks, compare runs."),
         ("logreasoner.finetune.cli", "finetune", "Distil teacher traces into a local model: SFT then DPO."),
+        ("logreasoner.scale.cli", "scale", "Large logs: stream, group, reason once per template; the answer cache."),
     ):
         try:
             sub = importlib.import_module(module).app

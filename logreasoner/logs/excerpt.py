@@ -62,6 +62,7 @@ def build_excerpt(
     max_chars: int = 6000,
     max_line_chars: int = 400,
     group: bool = True,
+    numbered: bool = True,
     stats: ReadStats | None = None,
 ) -> LogExcerpt:
     """Group lines by template and render the most telling ones (severe and rare first) in log order.
@@ -89,7 +90,10 @@ def build_excerpt(
         if len(t) > max_line_chars:
             t = t[:max_line_chars] + " …"
         where = f"{g.first.source}:" if multi else ""
-        row = f"{where}L{g.first.number}" + (f" [x{g.count}]" if g.count > 1 else "") + f" {t}"
+        if numbered:
+            row = f"{where}L{g.first.number}" + (f" [x{g.count}]" if g.count > 1 else "") + f" {t}"
+        else:  # one-line tasks (parsing): the bare line, so the model does not copy a prefix into its answer
+            row = t
         if used + len(row) > max_chars and shown:
             continue
         rendered.append(row)

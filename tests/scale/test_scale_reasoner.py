@@ -220,3 +220,11 @@ def test_bad_combinations_say_what_to_do(tmp_path):
     empty.write_text("\n\n")
     with pytest.raises(InputError):
         scan_log(empty, model=counting_lm(), cache=None)
+
+
+def test_coarse_to_fine_runs_once_per_template_with_two_requests_each(tmp_path):
+    log = _log(tmp_path / "a.log", _lines(A, 300))
+    lm = counting_lm()
+    r = scan_log(log, model=lm, program="coarse_to_fine_noretrieval", cache=None)
+    assert r.model_calls == 3 and r.lm_requests == 6 == lm.engine.calls  # planner + step reasoner per template
+    assert r.failed == 0 and r.counts == {"normal": 200, "abnormal": 100}
