@@ -51,3 +51,51 @@ def test_analyze_sample_example(monkeypatch):
     lm = DummyLM([PLAN, _steps({"verdict": "abnormal", "evidence_lines": [1]})], adapter=dspy.JSONAdapter())
     res = ns["main"](model=lm)
     assert res.answer["verdict"] == "abnormal" and res.input_stats["lines"] == 2000
+
+
+def test_custom_task_through_eval_run(tmp_path, monkeypatch):
+    """The example's task in `logreasoner eval run --data ... --task urgency` (the model faked, the program real)."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    import logreasoner.evals.resolve as resolve
+    from logreasoner.evals.cli import app
+
+    runpy.run_path(str(EXAMPLES / "custom_task.py"), run_name="example")
+    data = tmp_path / "urgent.jsonl"
+    data.write_text("\n".join(_json.dumps(r) for r in [{"log": "kernel panic on node 3", "gold": "high"},
+                                                        {"log": "heartbeat ok", "gold": "low"}]) + "\n")
+    lm = DummyLM([{"answer": {"level": "high", "reason": "panic"}}, {"answer": {"level": "high", "reason": "x"}}],
+                 adapter=dspy.JSONAdapter())
+    monkeypatch.setattr(resolve, "load_model", lambda spec: lm)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", "--data", str(data), "--task", "urgency", "--label-field", "gold",
+                                 "--program", "direct", "--model", "fake", "--out", str(out), "--no-progress",
+                                 "--bootstrap", "0", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    cell = _json.loads((out / "results.json").read_text())["cells"][0]
+    assert cell["done"] == 2 and cell["score"] == 0.5
+
+
+def test_custom_task_through_an_mcp_tool_call(tmp_path):
+    import anyio
+    from mcp import Client
+
+    from logreasoner.agents import LogTools, build_server
+    from logreasoner.programs import InMemoryRetriever, builtin_plans
+
+    runpy.run_path(str(EXAMPLES / "custom_task.py"), run_name="example")
+    lm = DummyLM([PLAN, _steps({"level": "medium", "reason": "retries"})], adapter=dspy.JSONAdapter())
+    tools = LogTools([tmp_path], model="dummy", lm=lm, retriever=InMemoryRetriever(builtin_plans()))
+
+    async def go():
+        async with Client(build_server(tools)) as c:
+            listed = await c.call_tool("list_tasks", {})
+            called = await c.call_tool("analyze_logs", {"task": "urgency", "text": "WARN retry 3 of 5"})
+            return listed, called
+
+    listed, called = anyio.run(go)
+    assert "urgency" in str(listed.structured_content)
+    assert not called.is_error
+    assert called.structured_content["answer"] == {"level": "medium", "reason": "retries"}
