@@ -27,12 +27,12 @@ student = "local"
 [[datasets]]
 name = "bgl_templates_anomaly"
 train_limit = 32                 # balanced: 16 abnormal + 16 normal of the train split
-test_limit = 20                  # balanced: all 8 abnormal of the test split + 12 normal
+test_limit = 12                  # balanced: 6 abnormal + 6 normal of the test split
 
 [[datasets]]
 name = "logeval_diagnosis"
 train_limit = 32
-test_limit = 20
+test_limit = 12                  # balanced over the labels present in the test split
 
 [program]
 kind = "coarse_to_fine"
@@ -63,8 +63,8 @@ max_length = 2048
 
 [mine]
 corrector = "student"
-limit = 12
-max_tokens = 256
+limit = 6                        # training examples per task the tuned student re-solves
+max_tokens = 200
 
 [dpo]
 min_pairs = 2
@@ -83,7 +83,7 @@ gguf_adapter = true
 [eval]
 enabled = true
 variants = ["base", "thought", "stepwise", "dpo"]
-max_tokens = 256
+max_tokens = 200
 """
 
 
@@ -116,6 +116,9 @@ def main() -> int:
     ap.add_argument("--run-dir", default="runs/ft-real")
     ap.add_argument("--table", action="store_true", help="only print the table of a finished run")
     ap.add_argument("--stages", default=None, help="comma-separated subset of stages")
+    ap.add_argument("--variants", default=None, help="eval only these variants (e.g. 'base,thought')")
+    ap.add_argument("--eval-workers", type=int, default=1,
+                    help="score the variants in this many processes (1 thread each)")
     args = ap.parse_args()
     run_dir = Path(args.run_dir).resolve()
     if args.table:
@@ -131,7 +134,23 @@ def main() -> int:
     t0 = time.perf_counter()
     load0 = os.getloadavg()
     p = Pipeline(cfg)
-    p.run([s.strip() for s in args.stages.split(",")] if args.stages else None)
+    if args.variants:  # one eval worker
+        p.evaluate([v.strip() for v in args.variants.split(",")])
+        return 0
+    stages = [s.strip() for s in args.stages.split(",")] if args.stages else None
+    if args.eval_workers > 1:
+        import subprocess
+
+        p.run([s for s in (stages or ["traces", "sft-data", "sft", "mine", "dpo", "export"]) if s != "eval"])
+        variants = cfg.eval.variants
+        groups = [variants[i::args.eval_workers] for i in range(args.eval_workers)]
+        procs = [subprocess.Popen([sys.executable, "-u", __file__, "--run-dir", str(run_dir), "--variants",
+                                   ",".join(g)]) for g in groups if g]
+        if any(proc.wait() != 0 for proc in procs):
+            print("an eval worker failed; see its output above", file=sys.stderr)
+            return 1
+    else:
+        p.run(stages)
     meta = {"wall_seconds": round(time.perf_counter() - t0, 1), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
             "cpus": os.cpu_count(), "python": sys.version.split()[0]}
     (run_dir / "run_meta.json").write_text(json.dumps(meta, indent=1))

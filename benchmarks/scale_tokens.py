@@ -2,10 +2,10 @@
 
 The same requests (the prompts and JSON-schema grammars our program sends for N log lines) run through
 (a) the toolkit: ``program(log=...)`` under ``dspy.context(lm=load_lm("local"))`` — DSPy adapter, our engine,
-llama.cpp; and (b) a bare ``llama_cpp.Llama`` with the same model file, threads, context and grammar. Calls
-alternate between the two so both see the same machine load. tokens/s = generated tokens / wall seconds.
+llama.cpp; and (b) a bare ``llama_cpp.Llama`` with the same model file, threads, context and grammar. A first, untimed pass
+records the requests; then per line both paths run, alternating which goes first, so load bursts hit both. tokens/s = generated tokens / wall seconds.
 
-    python benchmarks/scale_tokens.py --n 4      # ~2-4 min on two busy cores
+    python benchmarks/scale_tokens.py --n 4      # ~5-8 min on two busy cores
 """
 
 from __future__ import annotations
@@ -54,11 +54,14 @@ def main() -> None:
     raw = Llama(model_path=eng.model_path, n_ctx=eng.n_ctx, n_threads=eng.n_threads, seed=eng.seed,
                 n_batch=eng.n_batch, verbose=False)
 
+    engine_seconds = [0.0]
+
     def ours(line: str) -> tuple[float, int, int]:
-        c0, o0 = eng.stats.calls, eng.stats.output_tokens
+        c0, o0, g0 = eng.stats.calls, eng.stats.output_tokens, eng.stats.seconds
         t0 = time.perf_counter()
         with dspy.context(lm=lm):
             program(log=line)
+        engine_seconds[0] += eng.stats.seconds - g0
         return time.perf_counter() - t0, eng.stats.output_tokens - o0, eng.stats.calls - c0
 
     def bare(req, grammar: bool = True) -> tuple[float, int, int]:
@@ -77,30 +80,51 @@ def main() -> None:
     captured.clear()
     load0 = os.getloadavg()[0]
     tot = {"ours": [0.0, 0, 0], "raw": [0.0, 0, 0], "raw_free": [0.0, 0, 0]}
-    eng_s0 = eng.stats.seconds
-    prompt_tokens = 0
-    for line in lines:
+    prompt = [0]
+    per_line: list[list] = []
+    for line in lines:  # capture pass (not timed): the exact requests each line makes, for the raw replay
         start = len(captured)
-        s, toks, calls = ours(line)
-        tot["ours"][0] += s
-        tot["ours"][1] += toks
-        tot["ours"][2] += calls
-        for req in captured[start:]:
-            s, toks, p = bare(req)
-            tot["raw"][0] += s
-            tot["raw"][1] += toks
-            tot["raw"][2] += 1
-            prompt_tokens += p
-    for req in captured:  # the same prompts without the grammar (64 tokens at most): what the grammar costs
+        ours(line)
+        per_line.append(captured[start:])
+    ratios: list[float] = []
+    engine_seconds[0] = 0.0
+    for i, (line, reqs) in enumerate(zip(lines, per_line)):
+        def run_ours() -> float:
+            s, toks, calls = ours(line)
+            tot["ours"][0] += s
+            tot["ours"][1] += toks
+            tot["ours"][2] += calls
+            return toks / s if s else 0.0
+
+        def run_raw() -> float:
+            s_all, t_all = 0.0, 0
+            for req in reqs:
+                s, toks, p = bare(req)
+                s_all, t_all = s_all + s, t_all + toks
+                tot["raw"][0] += s
+                tot["raw"][1] += toks
+                tot["raw"][2] += 1
+                prompt[0] += p
+            return t_all / s_all if s_all else 0.0
+
+        if i % 2 == 0:  # alternate which path goes first, so load bursts hit both alike
+            o = run_ours()
+            r = run_raw()
+        else:
+            r = run_raw()
+            o = run_ours()
+        if r:
+            ratios.append(o / r)
+    eng_s = engine_seconds[0]
+    for req in (r for reqs in per_line for r in reqs):  # the same prompts without the grammar (64 tokens at most): what the grammar costs
         s, toks, _ = bare(req, grammar=False)
         tot["raw_free"][0] += s
         tot["raw_free"][1] += toks
         tot["raw_free"][2] += 1
-    eng_s = eng.stats.seconds - eng_s0
     load1 = os.getloadavg()[0]
     tps = {k: (v[1] / v[0] if v[0] else 0.0) for k, v in tot.items()}
     print(f"{len(lines)} {args.system} lines, program={args.program}, {tot['raw'][2]} requests, "
-          f"mean prompt {prompt_tokens / max(1, tot['raw'][2]):.0f} tokens; load average {load0:.2f} -> {load1:.2f}")
+          f"mean prompt {prompt[0] / max(1, tot['raw'][2]):.0f} tokens; load average {load0:.2f} -> {load1:.2f}")
     print("| path | requests | generated tokens | seconds | tokens/s | vs raw |")
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| llama-cpp-python direct (same prompt + JSON-schema grammar) | {tot['raw'][2]} | {tot['raw'][1]} | "
@@ -111,6 +135,10 @@ def main() -> None:
           f"{eng_s:.1f} | {tot['ours'][1] / eng_s:.1f} | {tot['ours'][1] / eng_s / tps['raw']:.2f} |")
     print(f"| llama-cpp-python direct, no grammar, <= 64 tokens (reference) | {tot['raw_free'][2]} | {tot['raw_free'][1]} | "
           f"{tot['raw_free'][0]:.1f} | {tps['raw_free']:.1f} | {tps['raw_free'] / tps['raw']:.2f} |")
+    import statistics
+
+    print(f"\nper line, ours/raw tokens/s ratio: median {statistics.median(ratios):.2f}, "
+          f"range {min(ratios):.2f}-{max(ratios):.2f}")
     over = tot["ours"][0] - eng_s
     print(f"\nlayer overhead outside generation (DSPy formatting, parsing, our engine): {over:.2f} s over "
           f"{tot['ours'][2]} requests = {1000 * over / max(1, tot['ours'][2]):.0f} ms per request")

@@ -69,11 +69,38 @@ class RunState:
             self.data = json.loads(self.path.read_text())
             self.data.setdefault("stages", {})
 
-    def save(self) -> None:
+    def save(self, names: list[str] | None = None) -> None:
+        """Write ``state.json``; with ``names``, merge just those stages into what is on disk (under a file lock),
+        so two processes working on different stages of one run (e.g. two eval workers) do not erase each other."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name("state.json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, default=str))
-        tmp.replace(self.path)
+        with self._locked():
+            data = self.data
+            if names is not None and self.path.is_file():
+                data = json.loads(self.path.read_text())
+                data.setdefault("stages", {})
+                for n in names:
+                    if n in self.data["stages"]:
+                        data["stages"][n] = self.data["stages"][n]
+                    else:
+                        data["stages"].pop(n, None)
+                self.data = data
+            tmp = self.path.with_name(f"state.json.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1, default=str))
+            tmp.replace(self.path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no cross-process lock
+            yield
+            return
+        with open(self.run_dir / ".state.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def stage(self, name: str) -> dict[str, Any] | None:
         return self.data["stages"].get(name)
@@ -86,7 +113,7 @@ class RunState:
         """Forget these stages (a changed earlier stage makes later results stale)."""
         for n in names:
             self.data["stages"].pop(n, None)
-        self.save()
+        self.save(list(names))
 
     @contextmanager
     def running(self, name: str, chash: str | None = None) -> Iterator[dict[str, Any]]:
@@ -94,7 +121,7 @@ class RunState:
         outputs: dict[str, Any] = {}
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.data["stages"][name] = {"status": "running", "started": started, "config_hash": chash}
-        self.save()
+        self.save([name])
         t0 = time.perf_counter()
         mem = PeakMemory()
         try:
@@ -103,7 +130,7 @@ class RunState:
         except BaseException as e:
             self.data["stages"][name].update(status="failed", error=f"{type(e).__name__}: {e}"[:500],
                                              seconds=round(time.perf_counter() - t0, 1))
-            self.save()
+            self.save([name])
             raise
         self.data["stages"][name] = {
             "status": "done", "started": started, "config_hash": chash,
@@ -111,4 +138,4 @@ class RunState:
             "seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(mem.peak_mb, 1),
             "outputs": outputs,
         }
-        self.save()
+        self.save([name])

@@ -237,9 +237,7 @@ def scan_log(
             with open(p, "w", encoding="utf-8") as f:
                 counts = write_results(scan, by_id, t, f, per=per, only=only, with_text=with_text)
         else:
-            import io
-
-            counts = write_results(scan, by_id, t, io.StringIO() if per != "line" else _Null(), per=per, only=only)
+            counts = write_results(scan, by_id, t, _Null(), per=per, only=only)  # counts only, rows dropped
         t_end = time.perf_counter()
         st = reasoner.stats
         naive = scan.sessions if sessions is not None else scan.lines

@@ -211,6 +211,17 @@ class StreamScanner:
         self._seconds += time.perf_counter() - t0
         return self
 
+    def abort(self) -> None:
+        """Give up (an error mid-stream): delete the spool files."""
+        if self.spool is not None:
+            self.spool.close()
+        if self._session_file is not None:
+            self._session_file.close()
+            try:
+                os.unlink(self._session_path)
+            except FileNotFoundError:
+                pass
+
     def finish(self) -> ScanResult:
         """Close open sessions, read each template's final text, and hand over the result."""
         t0 = time.perf_counter()
@@ -239,7 +250,6 @@ def scan_stream(sources: Any, *, sessions: SessionSpec | None = None, spool: boo
     try:
         sc.scan(sources, progress=progress)
     except BaseException:
-        if sc.spool is not None:
-            sc.spool.close()
+        sc.abort()
         raise
     return sc.finish()

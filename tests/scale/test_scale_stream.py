@@ -182,3 +182,21 @@ def test_one_token_lines_share_a_template(tmp_path):
         for line in read_lines(str(p)):
             g.add(line)
         assert len(g.groups) > 100  # the stock grouper still has the bug (reported upstream to the lead)
+
+
+def test_a_failed_scan_leaves_no_spool_files(tmp_path):
+    from logreasoner.errors import InputError
+    from logreasoner.scale import get_scale_settings
+
+    spool = tmp_path / "spool"
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(InputError):
+        scan_stream([str(write_log(tmp_path / "ok.log", 50)), str(bad)], sessions=SessionSpec(by="count"),
+                    settings=get_scale_settings(spool_dir=spool))
+    assert list(spool.iterdir()) == []
+    with scan_stream(tmp_path / "ok.log", sessions=SessionSpec(by="count"),
+                     settings=get_scale_settings(spool_dir=spool)) as scan:
+        assert len(list(spool.iterdir())) == 2
+        assert scan.lines == 50
+    assert list(spool.iterdir()) == []
