@@ -52,7 +52,9 @@ def mine_pairs(examples: list[Any], *, student_lm: Any, corrector_lm: Any, progr
                                                               step_lm=step_lm or student_lm))
         corrector = correctors.setdefault(task.name, Corrector(task, constrain_gold=constrain_gold))
         gold, labels, question = ex.get("answer"), ex.get("labels"), ex.get("question")
-        with dspy.context(lm=student_lm):
+        # JSONAdapter only: the pair's prompt is the JSONAdapter prompt, so the rejected text must be the student's
+        # answer to that prompt (the chain's ChatAdapter retry would answer a different prompt)
+        with dspy.context(lm=student_lm, adapter=dspy.JSONAdapter()):
             pred = program(log=ex.get("log"), question=question, labels=labels)
         score = task.score(gold, pred.answer) if pred.answer is not None else 0.0
         rec = {"id": example_id(ex), "task": task.name, "gold": gold,

@@ -102,6 +102,10 @@ def _looks_binary(chunk: bytes) -> bool:
 
 
 def _decode(raw: bytes, stats: ReadStats, encoding: str) -> str:
+    try:
+        return raw.decode(encoding)  # the common case: valid text, no per-character scan
+    except UnicodeDecodeError:
+        pass
     text = raw.decode(encoding, errors="surrogateescape")
     if any("\udc80" <= ch <= "\udcff" for ch in text):
         n = sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
