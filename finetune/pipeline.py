@@ -155,8 +155,7 @@ class Pipeline:
             if phase is not None and ph.name != phase:
                 continue
             init_stamp = (self.state.stage(f"sft:{init.parent.name[4:]}") or {}).get("finished") if init else None
-            chash = self._hash(ph, self.cfg.sft.lora, self.cfg.sft.trl, self.cfg.student, data_stamp, init_stamp,
-                               self.cfg.threads)
+            chash = self._hash(ph, self.cfg.sft.lora, self.cfg.sft.trl, self.cfg.student, data_stamp, init_stamp)
 
             def run(out: dict, ph=ph, init=init) -> None:
                 if init is not None and not (init / "adapter_config.json").is_file():
@@ -218,7 +217,7 @@ class Pipeline:
         from logreasoner.finetune.mining import load_jsonl
 
         mine_stamp = (self.state.stage("mine") or {}).get("finished")
-        chash = self._hash(self.cfg.dpo, self.cfg.student, mine_stamp, self.cfg.threads)
+        chash = self._hash(self.cfg.dpo, self.cfg.student, mine_stamp)
 
         def run(out: dict) -> None:
             path = self.run_dir / "mine" / "pairs.jsonl"
@@ -276,7 +275,7 @@ class Pipeline:
             if adapter is not None:
                 src = adapter / "adapter_model.safetensors"
                 stamp = src.stat().st_mtime if src.is_file() else None
-            chash = self._hash(e, self.cfg.program, stamp, sorted(example_id(x) for x in exs), self.cfg.threads)
+            chash = self._hash(e, self.cfg.program, stamp, sorted(example_id(x) for x in exs))
 
             def run(out: dict, variant=variant, adapter=adapter) -> None:
                 a, b = self._lms(adapter, e.max_tokens, e.backend)
