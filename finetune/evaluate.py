@@ -6,8 +6,10 @@ format failure is an example whose final answer did not parse (counted as wrong)
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import dspy
@@ -37,13 +39,32 @@ def f1_scores(golds: list[str], preds: list[str | None], positive: str | None = 
 
 
 def evaluate_program(examples: list[Any], *, planner_lm: Any, step_lm: Any | None = None, program_cfg: Any = None,
-                     progress: Any = None) -> dict[str, Any]:
+                     progress: Any = None, checkpoint: str | Path | None = None) -> dict[str, Any]:
     """Run the program on ``examples`` with the given LMs (a second LM for the step stage keeps llama.cpp's
-    prompt cache warm per stage); per task: score, format failures, F1, seconds per example."""
+    prompt cache warm per stage); per task: score, format failures, F1, seconds per example.
+
+    With ``checkpoint`` (a JSONL path) every scored example is appended as it finishes and examples already in
+    the file are not run again, so an interrupted evaluation resumes where it stopped."""
     step_lm = step_lm or planner_lm
     programs: dict[str, Any] = {}
+    done: dict[str, dict] = {}
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.is_file():
+        for line in ckpt.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a kill: run that example again
+                continue
+            done[row["id"]] = row
+    if ckpt is not None:
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     for ex in examples:
+        if example_id(ex) in done:
+            rows.append(done[example_id(ex)])
+            if progress:
+                progress.update(1)
+            continue
         task = get_task(ex.get("task") or "anomaly")
         program = programs.setdefault(task.name, make_program(task, program_cfg, planner_lm=planner_lm,
                                                               step_lm=step_lm))
@@ -58,6 +79,9 @@ def evaluate_program(examples: list[Any], *, planner_lm: Any, step_lm: Any | Non
                      "format_failure": pred.answer is None,
                      "plan_failure": bool(getattr(pred, "plan_format_error", None)),
                      "seconds": round(dt, 2)})
+        if ckpt is not None:
+            with ckpt.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rows[-1]) + "\n")
         if progress:
             progress.update(1)
     per_task: dict[str, Any] = {}

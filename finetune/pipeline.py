@@ -277,12 +277,18 @@ class Pipeline:
                 stamp = src.stat().st_mtime if src.is_file() else None
             chash = self._hash(e, self.cfg.program, stamp, sorted(example_id(x) for x in exs))
 
-            def run(out: dict, variant=variant, adapter=adapter) -> None:
+            def run(out: dict, variant=variant, adapter=adapter, chash=chash) -> None:
                 a, b = self._lms(adapter, e.max_tokens, e.backend)
                 bar = self._bar(len(exs), f"eval {variant}")
-                res = evaluate_program(exs, planner_lm=a, step_lm=b, program_cfg=self.cfg.program, progress=bar)
+                # per-example checkpoint, keyed by the stage's hash so a changed config never reuses old rows
+                partial = self.run_dir / "eval" / f"{variant}.{chash[:12]}.partial.jsonl"
+                if force and partial.is_file():
+                    partial.unlink()
+                res = evaluate_program(exs, planner_lm=a, step_lm=b, program_cfg=self.cfg.program, progress=bar,
+                                       checkpoint=partial)
                 bar.close()
                 save_jsonl(res["rows"], self.run_dir / "eval" / f"{variant}.jsonl")
+                partial.unlink(missing_ok=True)
                 out.update(res["per_task"])
             results[variant] = self._stage(f"eval:{variant}", chash, force, run)
         return results

@@ -62,19 +62,42 @@ def load_hf_model(path: str, *, adapter: str | None = None, cache_dir: Path | No
     return model, tok
 
 
-class _SchemaProcessor:
-    """A transformers logits processor that lets through only tokens lm-format-enforcer allows."""
+MAX_DIGITS = 6  # lm-format-enforcer ignores integer bounds: cap the digits of a number instead
 
-    def __init__(self, enforcer: Any, prompt_len: int) -> None:
+
+class _SchemaProcessor:
+    """A transformers logits processor that lets through only tokens lm-format-enforcer allows, and, inside an
+    integer, no exponent and no more than ``MAX_DIGITS`` digits (lm-format-enforcer allows ``1e5`` in integer
+    fields and ignores ``maximum``; a weak model otherwise writes 99999... until max_tokens)."""
+
+    def __init__(self, enforcer: Any, digit_tokens: list[int], exponent_tokens: list[int]) -> None:
         self.enforcer = enforcer
-        self.prompt_len = prompt_len
+        self.digit_tokens = digit_tokens
+        self.exponent_tokens = exponent_tokens
+
+    def _integer_state(self, ids: list[int]) -> Any:
+        state = self.enforcer.prefix_states.get(tuple(ids))
+        stack = getattr(getattr(state, "parser", None), "object_stack", None)
+        top = stack[-1] if stack else None
+        if type(top).__name__ == "NumberParsingState" and not getattr(top, "allow_floating_point", True):
+            return top
+        return None
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
-        allowed = self.enforcer.get_allowed_tokens(input_ids[0].tolist()).allowed_tokens
+        ids = input_ids[0].tolist()
+        allowed = self.enforcer.get_allowed_tokens(ids).allowed_tokens
         mask = torch.full_like(scores, float("-inf"))
         mask[:, allowed] = 0
+        number = self._integer_state(ids)
+        if number is not None:
+            blocked = mask.clone()
+            blocked[:, self.exponent_tokens] = float("-inf")
+            if sum(c.isdigit() for c in number.parsed_string) >= MAX_DIGITS:
+                blocked[:, self.digit_tokens] = float("-inf")
+            if torch.isfinite(blocked).any():  # never leave the model without a legal token
+                mask = blocked
         return scores + mask
 
 
@@ -88,6 +111,8 @@ class TransformersEngine(LocalEngine):
         self.adapter = adapter
         self._model, self._tok = model, tokenizer
         self._tok_data = None
+        self._digit_tokens: list[int] = []
+        self._exponent_tokens: list[int] = []
         if model is None and not Path(self.model_path).exists():
             raise ModelUnavailableError(f"model not found: {self.model_path}", "check the path")
 
@@ -109,7 +134,8 @@ class TransformersEngine(LocalEngine):
 
     def _enforcer(self, schema: dict) -> Any:
         try:
-            from lmformatenforcer import JsonSchemaParser, TokenEnforcer, TokenEnforcerTokenizerData
+            from lmformatenforcer import (CharacterLevelParserConfig, JsonSchemaParser, TokenEnforcer,
+                                          TokenEnforcerTokenizerData)
         except ImportError:
             return None
         tok = self._tok
@@ -117,16 +143,33 @@ class TransformersEngine(LocalEngine):
             token_0 = tok.encode("0", add_special_tokens=False)[-1]
             special = set(tok.all_special_ids)
             regular = []
+            self._digit_tokens, self._exponent_tokens = [], []
             for idx in range(len(tok)):
                 if idx in special:
                     continue
                 after0 = tok.decode([token_0, idx])[1:]
                 plain = tok.decode([idx])
+                if "\ufffd" in plain or any(not c.isprintable() and c not in " \t\n\r" for c in plain):
+                    # a piece of a multi-byte character decodes to nothing the parser can count (a weak model
+                    # could emit such tokens inside a string forever without reaching maxLength), and control
+                    # characters are invalid inside JSON strings: neither is ever needed to write JSON
+                    continue
                 regular.append((idx, after0, len(after0) > len(plain)))
+                if after0[:1].isdigit():
+                    self._digit_tokens.append(idx)
+                if after0.lstrip("0123456789")[:1] in ("e", "E", "."):
+                    self._exponent_tokens.append(idx)
             eos = tok.eos_token_id
             self._tok_data = TokenEnforcerTokenizerData(
                 regular, lambda ids: tok.decode(ids).rstrip("\ufffd"), eos, False, len(tok))
-        return TokenEnforcer(self._tok_data, JsonSchemaParser(schema))
+        # fields in the schema's order (as llama.cpp's grammar does: DSPy's reasoning fields come first) and at
+        # most a few whitespace characters in a row, so a weak model cannot pad the output until max_tokens
+        # (TokenEnforcer replaces the parser's config with one holding the tokenizer's alphabet: set ours after)
+        enforcer = TokenEnforcer(self._tok_data, JsonSchemaParser(schema))
+        config: CharacterLevelParserConfig = enforcer.root_parser.config
+        config.max_consecutive_whitespaces = 4
+        config.force_json_field_order = True
+        return enforcer
 
     def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
         import torch
@@ -150,7 +193,8 @@ class TransformersEngine(LocalEngine):
             if enforcer is not None:
                 from transformers import LogitsProcessorList
 
-                kwargs["logits_processor"] = LogitsProcessorList([_SchemaProcessor(enforcer, n_in)])
+                kwargs["logits_processor"] = LogitsProcessorList(
+                    [_SchemaProcessor(enforcer, self._digit_tokens, self._exponent_tokens)])
         if stop:
             kwargs["stop_strings"] = list(stop)
             kwargs["tokenizer"] = tok

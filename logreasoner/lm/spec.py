@@ -20,7 +20,7 @@ from typing import Any
 
 from logreasoner.errors import MissingAPIKeyError, ModelUnavailableError
 
-__all__ = ["load_lm", "ModelSpec", "parse_spec", "MANIFEST_NAME", "engine_of"]
+__all__ = ["load_lm", "ModelSpec", "parse_spec", "MANIFEST_NAME", "engine_of", "weights_fingerprint"]
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -138,6 +138,26 @@ def engine_of(lm: Any) -> Any:
     return None if isinstance(eng, str) or eng is None else eng
 
 
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".json")
+
+
+def weights_fingerprint(*paths: str | None) -> str:
+    """A short hash of the weight files at ``paths`` (files, or the weight and config files of a folder): their
+    resolved paths, sizes and modification times. It changes whenever a model or adapter is rewritten."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for p in paths:
+        if not p:
+            continue
+        path = Path(p).expanduser().resolve()
+        files = [path] if path.is_file() else sorted(f for f in path.glob("*") if f.suffix in _WEIGHT_SUFFIXES)
+        for f in files:
+            st = f.stat()
+            h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:10]
+
+
 def load_lm(
     spec: str = "local",
     *,
@@ -200,5 +220,8 @@ def load_lm(
     if adapter:
         name += f"+{Path(adapter).name}"
     name += f"@{backend}" + ("" if constrained else "-free")
+    # DSPy's cache keys on the model name: tie it to these very weights, so that a retrained model or adapter
+    # at the same path is never answered from the cache of the old one
+    name += f"-{weights_fingerprint(path if ms.kind != 'embedded' else None, adapter)}"
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     return dspy.LM(name, engine=engine, temperature=temperature, cache=cache, **extra, **kwargs)

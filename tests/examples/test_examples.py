@@ -99,3 +99,70 @@ def test_custom_task_through_an_mcp_tool_call(tmp_path):
     assert "urgency" in str(listed.structured_content)
     assert not called.is_error
     assert called.structured_content["answer"] == {"level": "medium", "reason": "retries"}
+
+
+def test_custom_task_through_a_tiny_offline_finetune(tmp_path, tiny_student_dir):
+    """The example's task through the finetune pipeline (LM teacher faked, tiny student really trained), and the
+    tuned run folder answering it through `analyze` with constrained decoding."""
+    import json as _json
+
+    from logreasoner import analyze
+    from logreasoner.finetune import load_config
+    from logreasoner.finetune.data import load_examples
+    from logreasoner.finetune.pipeline import Pipeline
+
+    runpy.run_path(str(EXAMPLES / "custom_task.py"), run_name="example")
+    rows = [("kernel panic: unable to mount root fs on node 3", "high"), ("heartbeat ok from node 7", "low"),
+            ("disk /dev/sda1 at 91% capacity", "medium"), ("ECC memory error corrected on DIMM 2", "medium"),
+            ("session opened for user cron by (uid=0)", "low"), ("RAS KERNEL FATAL data storage interrupt", "high"),
+            ("link eth0 flapping: down/up 12 times in 60s", "high"), ("ntpd: time synchronised to 10.0.0.1", "low")]
+    data = tmp_path / "urgency.jsonl"
+    data.write_text("".join(_json.dumps({"log": log, "answer": gold}) + "\n" for log, gold in rows))
+    cfg_file = tmp_path / "finetune.toml"
+    cfg_file.write_text(f'''
+run_dir = "{tmp_path / 'run'}"
+student = "{tiny_student_dir}"
+threads = 1
+[[datasets]]
+path = "{data}"
+task = "urgency"
+test_fraction = 0.25
+[program]
+retriever = "builtin"
+k = 1
+[teacher]
+kind = "lm"
+model = "a DummyLM handed in below"
+samples = 1
+keep_per_example = 1
+[sft_data]
+select = 8
+max_tokens = 4000
+[sft.lora]
+r = 4
+lora_alpha = 8
+target_modules = ["q_proj", "v_proj"]
+[sft.trl]
+num_train_epochs = 2
+per_device_train_batch_size = 2
+learning_rate = 5e-3
+max_length = 4096
+[eval]
+enabled = false
+''')
+    cfg = load_config(cfg_file)
+    train = load_examples(cfg.datasets[0], "train", seed=cfg.seed)
+    assert train and all(ex["task"] == "urgency" for ex in train)
+    script = []
+    for ex in train:  # the teacher plans, then answers each training example right
+        script += [PLAN, _steps({"level": ex["answer"], "reason": "what the line says"})]
+    p = Pipeline(cfg, teacher_lm=DummyLM(script, adapter=dspy.JSONAdapter()), progress=False)
+    out = p.run(["traces", "sft-data", "sft", "export"])
+    assert out["traces"]["by_task"] == {"urgency": len(train)}
+    rows_sft = [_json.loads(line) for line in (p.run_dir / "data" / "stepwise.jsonl").read_text().splitlines()]
+    reply = _json.loads(rows_sft[0]["messages"][-1]["content"])
+    assert set(reply["answer"]) == {"level", "reason"}  # the custom answer type is what the student learns
+    assert out["sft"]["stepwise"]["lora_max_change"] > 1e-4
+    res = analyze(text="kernel panic on node 3\nheartbeat ok", task="urgency", model=str(p.run_dir),
+                  lm_kwargs={"max_tokens": 3000})
+    assert res.answer["level"] in {"low", "medium", "high"}  # the tuned tiny student, constrained to the schema

@@ -80,3 +80,20 @@ def test_missing_api_key_is_clear(monkeypatch):
         load_lm("openai/gpt-4o-mini")
     lm = load_lm("openai/my-model", api_base="http://127.0.0.1:9/v1")  # a local server needs no key
     assert lm.model == "openai/my-model"
+
+
+def test_cache_name_follows_the_weights(tmp_path, tiny_model_dir):
+    """DSPy caches on the model name: rewriting the weights at the same path must give a new name."""
+    import os
+    import shutil
+
+    from logreasoner.lm import load_lm
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model)
+    first = load_lm(str(model)).model
+    assert load_lm(str(model)).model == first
+    weights = model / "model.safetensors"
+    st = weights.stat()
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert load_lm(str(model)).model != first
