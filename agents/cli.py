@@ -38,6 +38,9 @@ def serve(
                                       "authentication in front)"),
     max_bytes: int = typer.Option(8_000_000, "--max-bytes", min=1, help="bytes read per file or text"),
     max_lines: int = typer.Option(100_000, "--max-lines", min=1, help="lines read per file or text"),
+    compiled: Optional[list[Path]] = typer.Option(None, "--compiled", help="a program compiled with a DSPy "
+                                                  "optimizer (saved .json); callers pick it by its file stem in "
+                                                  "analyze_logs' 'program' argument (repeatable)"),
 ) -> None:
     """Serve analyze_logs, retrieve_expert_plan, explain_line and list_tasks over MCP."""
     from logreasoner.settings import get_settings
@@ -49,7 +52,8 @@ def serve(
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)  # stdout belongs to the stdio transport
     tools = LogTools([str(r) for r in root or []], model=model or get_settings().model,
                      allowed_models=list(allow_model or []),
-                     limits=ReadLimits(max_bytes=max_bytes, max_lines=max_lines))
+                     limits=ReadLimits(max_bytes=max_bytes, max_lines=max_lines),
+                     compiled={p.stem: p for p in compiled or []})
     roots = ", ".join(str(r) for r in tools.sandbox.roots) or "none (inline text only)"
     if http:
         typer.echo(f"LogReasoner MCP server on http://{host}:{port}{path} — folders: {roots}; model: {tools.model}",

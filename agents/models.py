@@ -6,7 +6,7 @@ Inputs are flat (strings, numbers, lists of strings) so every client can fill th
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,7 +23,6 @@ __all__ = [
 
 MAX_TEXT_CHARS = 2_000_000  # hard ceiling on inline text; the server's ReadLimits may be lower
 
-ProgramKind = Literal["coarse_to_fine", "coarse_to_fine_noretrieval", "direct", "cot"]
 
 
 class _Input(BaseModel):
@@ -45,8 +44,10 @@ class AnalyzeLogsInput(_Input):
     question: str | None = Field(None, description="what you want to know about the logs", max_length=2000)
     model: str | None = Field(None, description="model spec to use (must be one the server allows); "
                                                 "default: the server's model", max_length=500)
-    program: ProgramKind = Field("coarse_to_fine", description="which program answers: coarse_to_fine (default), "
-                                 "coarse_to_fine_noretrieval, direct or cot")
+    program: str = Field("coarse_to_fine", max_length=100,
+                         description="which program answers: coarse_to_fine (default), coarse_to_fine_noretrieval, "
+                                     "direct, cot, or the name of a compiled program this server offers "
+                                     "(list_tasks shows them)")
 
     @model_validator(mode="after")
     def _one_source(self) -> "AnalyzeLogsInput":
@@ -158,3 +159,5 @@ class TaskInfo(BaseModel):
 
 class TaskListResult(BaseModel):
     tasks: list[TaskInfo]
+    programs: list[str] = Field(default_factory=list, description="programs analyze_logs accepts, compiled ones "
+                                                                   "as 'name (compiled for task)'")

@@ -11,9 +11,11 @@ and log text never goes outside it.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from logreasoner.errors import InputError
@@ -43,6 +45,7 @@ from logreasoner.agents.spec import ToolSpec
 __all__ = ["LogTools", "TOOL_NAMES"]
 
 TOOL_NAMES = ("analyze_logs", "retrieve_expert_plan", "explain_line", "list_tasks")
+PROGRAM_KINDS = ("coarse_to_fine", "coarse_to_fine_noretrieval", "direct", "cot")
 
 
 class LogTools:
@@ -57,6 +60,8 @@ class LogTools:
         limits: byte/line limits for files and inline text.
         retriever: expert-plan retriever; default: the shared thought store.
         lm_loader: how a spec becomes an LM (default :func:`logreasoner.lm.load_lm`).
+        compiled: programs compiled with a DSPy optimizer that callers may pick by name in ``analyze_logs``'s
+            ``program`` argument: ``{name: path to the saved .json}`` (see ``programs.optimize.save_program``).
     """
 
     def __init__(
@@ -71,8 +76,16 @@ class LogTools:
         lm_loader: Callable[[str], Any] | None = None,
         max_templates: int = 40,
         max_chars: int = 6000,
+        compiled: dict[str, str | os.PathLike] | None = None,
     ) -> None:
         self.sandbox = Sandbox(roots, limits)
+        self.compiled = {name: Path(p) for name, p in (compiled or {}).items()}
+        for name, p in self.compiled.items():
+            if name in PROGRAM_KINDS:
+                raise InputError(f"compiled program name {name!r} hides the built-in program of that name",
+                                 "give the compiled program another name")
+            if not p.is_file():
+                raise InputError(f"compiled program {name!r} not found: {p}", "check the path")
         self.limits = self.sandbox.limits
         self.model = model
         self.allowed_models = tuple(dict.fromkeys([model, *allowed_models]))
@@ -132,8 +145,16 @@ class LogTools:
             lines, source = self._text_lines(args.text or ""), "<text>"
             bytes_read = len((args.text or "").encode("utf-8", errors="replace"))
         spec, lm = self.lm_for(args.model)
-        program = build_program(args.program, task, **({"retriever": self.retriever}
-                                                         if args.program == "coarse_to_fine" else {}))
+        if args.program in self.compiled:
+            from logreasoner.programs.optimize import load_compiled
+
+            program = load_compiled(self.compiled[args.program], task.name)
+        elif args.program in PROGRAM_KINDS:
+            program = build_program(args.program, task, **({"retriever": self.retriever}
+                                                             if args.program == "coarse_to_fine" else {}))
+        else:
+            raise InputError(f"unknown program {args.program!r}",
+                             f"use one of: {', '.join([*PROGRAM_KINDS, *self.compiled])}")
         excerpt = build_excerpt(lines, max_templates=self.max_templates, max_chars=self.max_chars)
         t0 = time.perf_counter()
         with dspy.context(lm=lm):
@@ -197,7 +218,14 @@ class LogTools:
                      needs_labels=t.needs_labels, labels=list(t.labels) if t.labels else None,
                      input_kind=t.input_kind, answer_schema=t.answer_type.model_json_schema())
             for t in list_tasks()
-        ])
+        ], programs=[*PROGRAM_KINDS, *(f"{name} (compiled for {self._compiled_task(name)})" for name in self.compiled)])
+
+    def _compiled_task(self, name: str) -> str:
+        meta = self.compiled[name].with_suffix(self.compiled[name].suffix + ".meta.json")
+        try:
+            return json.loads(meta.read_text()).get("task") or "any task"
+        except (OSError, ValueError):
+            return "any task"
 
     # -- the definitions every face is built from -------------------------------------------------------------------
     def specs(self) -> list[ToolSpec]:

@@ -4,7 +4,7 @@ For each task, N development examples run through the coarse-to-fine program (Lo
 (llama.cpp). We count, per stage, whether the first adapter's output parsed, and whether the program ended with
 a typed answer at all (after the ChatAdapter retry). Also prints generation speed from the engine's counters.
 
-    python benchmarks/lm_parse_rate.py --n 5            # needs ../shared/data beside the repo
+    LOGREASONER_THREADS=1 python benchmarks/lm_parse_rate.py --n 5   # needs ../shared/data beside the repo
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=5)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--max-tokens", type=int, default=512, help="per call, both arms (the engine default is 1024)")
     args = ap.parse_args()
     data = examples(args.n)
     rows = []
     for constrained in (True, False):
-        lm = load_lm("local", cache=False, constrained=constrained)
+        lm = load_lm("local", cache=False, constrained=constrained, max_tokens=args.max_tokens)
         eng = engine_of(lm)
         for task, exs in data.items():
             prog = LogReasoner(task, retriever=None)  # retrieval does not change parsing; keep prompts comparable

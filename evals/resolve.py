@@ -58,6 +58,23 @@ def parse_program(spec: str, custom: dict[str, Any] | None = None) -> ProgramSpe
         factory = custom[spec]
         return ProgramSpec(spec, bool(getattr(factory, "needs_lm", True)), factory,
                            tuple(getattr(factory, "tasks", ())) or None)
+    if spec.endswith((".json", ".pkl")):  # a program compiled with a DSPy optimizer (programs.optimize)
+        from pathlib import Path
+
+        path = Path(spec)
+        if not path.is_file():
+            raise ConfigError(f"compiled program not found: {path}", "check the path given to --program")
+        meta = path.with_suffix(path.suffix + ".meta.json")
+        import json
+
+        task = json.loads(meta.read_text()).get("task") if meta.is_file() else None
+
+        def build_compiled(task_name: str, _path: Path = path) -> Any:
+            from logreasoner.programs.optimize import load_compiled
+
+            return load_compiled(_path, task_name)
+
+        return ProgramSpec(path.stem, True, build_compiled, (task,) if task else None)
     kind, _, arg = spec.partition(":")
     if kind in LLM_PROGRAMS:
         if arg:

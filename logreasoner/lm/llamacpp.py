@@ -31,15 +31,24 @@ class LlamaCppEngine(LocalEngine):
         seed: int = 0,
         constrained: bool = True,
         n_batch: int = 512,
+        prompt_cache_mb: int = 256,
     ) -> None:
         super().__init__(constrained=constrained)
         self.model_path = str(model_path)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, min(os.cpu_count() or 1, 8))
+        if n_threads is None:  # LOGREASONER_THREADS, else the cores (at most 8)
+            from logreasoner.settings import get_settings
+
+            n_threads = get_settings().threads
+        self.n_threads = n_threads
         self.lora_path = lora_path
         self.chat_format = chat_format
         self.seed = seed
         self.n_batch = n_batch
+        # llama.cpp reuses the KV cache only for the prefix shared with the *previous* prompt; a program that
+        # alternates prompts (planner, step, planner, ...) loses it every call. A RAM cache of saved states
+        # restores the longest cached prefix instead (the system message and instructions of each stage).
+        self.prompt_cache_mb = prompt_cache_mb
         self._llm = None
         if not Path(self.model_path).is_file():
             raise ModelUnavailableError(f"GGUF file not found: {self.model_path}", "check the path or run 'logreasoner models pull'")
@@ -50,7 +59,8 @@ class LlamaCppEngine(LocalEngine):
 
     def dump_state(self) -> dict:
         return {"model_path": self.model_path, "n_ctx": self.n_ctx, "lora_path": self.lora_path,
-                "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained}
+                "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained,
+                "prompt_cache_mb": self.prompt_cache_mb}
 
     @classmethod
     def load_state(cls, state: dict) -> "LlamaCppEngine":
@@ -77,6 +87,10 @@ class LlamaCppEngine(LocalEngine):
         except (ValueError, RuntimeError) as e:
             raise ModelUnavailableError(f"llama.cpp could not load {self.model_path}: {e}",
                                         "check that the file is a complete GGUF model") from None
+        if self.prompt_cache_mb > 0:
+            from llama_cpp import LlamaRAMCache
+
+            self._llm.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_mb << 20))
         return self._llm
 
     def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):

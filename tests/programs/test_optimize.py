@@ -82,3 +82,61 @@ def test_cli_runs_compiled_program(tmp_path, capsys, monkeypatch):
     assert e.value.code == 0, out
     assert json.loads(out)["answer"] == {"verdict": "abnormal", "evidence_lines": [1]}
     assert json.loads(out)["program"] == str(path)
+
+
+def _compiled_with_demo(tmp_path):
+    """A direct program compiled by BootstrapFewShot on DummyLM (its demo carries 'disk failure')."""
+    lm = DummyLM([{"answer": {"verdict": "abnormal", "evidence_lines": [1]}},
+                  {"answer": {"verdict": "normal", "evidence_lines": []}}] * 3, adapter=dspy.JSONAdapter())
+    with dspy.context(lm=lm):
+        compiled = compile_program(build_program("direct", "anomaly"), trainset(), optimizer="bootstrap")
+    return save_program(compiled, tmp_path / "tuned.json", kind="direct")
+
+
+def test_eval_run_accepts_a_compiled_program(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import logreasoner.evals.resolve as resolve
+    from logreasoner.evals.cli import app
+
+    path = _compiled_with_demo(tmp_path)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"log": "ERROR disk gone", "answer": "abnormal"}\n{"log": "INFO fine", "answer": "normal"}\n')
+    lm = DummyLM([{"answer": {"verdict": "abnormal", "evidence_lines": [1]}}] * 2, adapter=dspy.JSONAdapter())
+    monkeypatch.setattr(resolve, "load_model", lambda spec: lm)
+    r = CliRunner().invoke(app, ["run", "--data", str(data), "--task", "anomaly", "--program", str(path),
+                                 "--model", "fake", "--out", str(tmp_path / "run"), "--no-progress",
+                                 "--bootstrap", "0", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    cell = json.loads((tmp_path / "run" / "results.json").read_text())["cells"][0]
+    assert cell["program"] == "tuned" and cell["done"] == 2
+    assert cell["score"] == pytest.approx(2 / 3)  # F1 of the abnormal class: P = 1/2, R = 1
+    built = resolve.parse_program(str(path)).build("anomaly")  # what the runner ran: the compiled demos
+    assert any("disk failure" in str(dict(d)) for _, p in built.named_predictors() for d in p.demos)
+
+
+def test_mcp_tool_runs_a_compiled_program(tmp_path):
+    import anyio
+    from mcp import Client
+
+    from logreasoner.agents import LogTools, build_server
+    from logreasoner.errors import InputError
+
+    path = _compiled_with_demo(tmp_path)
+    lm = DummyLM([{"answer": {"verdict": "abnormal", "evidence_lines": [1]}}], adapter=dspy.JSONAdapter())
+    tools = LogTools([tmp_path], model="dummy", lm=lm, compiled={"tuned": path})
+
+    async def go():
+        async with Client(build_server(tools)) as c:
+            listed = await c.call_tool("list_tasks", {})
+            called = await c.call_tool("analyze_logs", {"task": "anomaly", "text": "ERROR x", "program": "tuned"})
+            wrong = await c.call_tool("analyze_logs", {"task": "anomaly", "text": "ERROR x", "program": "nope"})
+            return listed, called, wrong
+
+    listed, called, wrong = anyio.run(go)
+    assert "tuned (compiled for anomaly)" in listed.structured_content["programs"]
+    assert not called.is_error and called.structured_content["answer"]["verdict"] == "abnormal"
+    assert any("disk failure" in m["content"] for m in lm.history[0]["messages"])
+    assert wrong.is_error and "unknown program 'nope'" in str(wrong.content)
+    with pytest.raises(InputError, match="hides the built-in"):
+        LogTools([tmp_path], model="dummy", lm=lm, compiled={"direct": path})
