@@ -117,6 +117,8 @@ def main() -> int:
     ap.add_argument("--table", action="store_true", help="only print the table of a finished run")
     ap.add_argument("--stages", default=None, help="comma-separated subset of stages")
     ap.add_argument("--variants", default=None, help="eval only these variants (e.g. 'base,thought')")
+    ap.add_argument("--eval-max-tokens", type=int, default=None,
+                    help="output budget per call in the held-back eval (the config's [eval] max_tokens: 200)")
     ap.add_argument("--eval-workers", type=int, default=1,
                     help="score the variants in this many processes (1 thread each)")
     args = ap.parse_args()
@@ -126,7 +128,12 @@ def main() -> int:
         return 0
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "finetune.toml"
-    cfg_path.write_text(f'run_dir = "{run_dir}"\n' + CONFIG_TOML)
+    text = CONFIG_TOML
+    if args.eval_max_tokens:
+        text = text.replace('variants = ["base", "thought", "stepwise", "dpo"]\nmax_tokens = 200',
+                            f'variants = ["base", "thought", "stepwise", "dpo"]\nmax_tokens = {args.eval_max_tokens}')
+        assert f"max_tokens = {args.eval_max_tokens}" in text
+    cfg_path.write_text(f'run_dir = "{run_dir}"\n' + text)
     from logreasoner.finetune import load_config
     from logreasoner.finetune.pipeline import Pipeline
 

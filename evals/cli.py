@@ -87,6 +87,58 @@ def run_cmd(
                   (", plots" if results.get("plots") else ""))
 
 
+@app.command("compile")
+def compile_cmd(
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="a dataset name (see `eval datasets`)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="or your own JSONL/CSV file (with --task)"),
+    task: Optional[str] = typer.Option(None, "--task", help="task of --data"),
+    input_field: str = typer.Option("log", "--input-field"),
+    label_field: str = typer.Option("answer", "--label-field"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated label set for --data"),
+    program: str = typer.Option("coarse_to_fine", "--program", "-p",
+                                help="coarse_to_fine, coarse_to_fine_noretrieval, direct or cot"),
+    optimizer: str = typer.Option("bootstrap", "--optimizer", help="bootstrap | mipro | gepa"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="model spec (default: settings' model)"),
+    limit: int = typer.Option(8, "--limit", min=1, help="training examples (balanced over the gold answers)"),
+    split: str = typer.Option("train", "--split", help="split the examples come from (train: never scored by "
+                              "`eval run`'s default test split)"),
+    max_demos: int = typer.Option(2, "--max-demos", min=0, help="bootstrapped demos per predictor (bootstrap)"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(..., "--out", "-o", help="where to save the compiled program (.json)"),
+) -> None:
+    """Compile a program with a DSPy optimizer on a dataset's train split and save it; run it with
+    `logreasoner analyze --program OUT`, `logreasoner eval run --program OUT` or `mcp serve --compiled OUT`."""
+    import json as _json
+
+    from logreasoner.errors import InputError
+    from logreasoner.evals.compile import balanced, compile_on_dataset
+    from logreasoner.evals.resolve import load_model
+    from logreasoner.settings import get_settings
+
+    if bool(dataset) == bool(data):
+        raise InputError("give exactly one of --dataset NAME or --data FILE", "e.g. --dataset bgl_templates_anomaly")
+    if out.suffix != ".json":
+        raise InputError(f"--out must end in .json (got {out.name})", "e.g. --out compiled.json")
+    if dataset:
+        from logreasoner.evals.datasets import get_dataset, load_dataset
+
+        task_name = get_dataset(dataset).task
+        examples = load_dataset(dataset, split=split, seed=seed)
+    else:
+        from logreasoner.evals.userdata import load_user_data
+
+        if not task:
+            raise InputError("--data needs --task", "e.g. --task diagnosis")
+        task_name = task
+        examples = load_user_data(data, task, input_field, label_field,
+                                  labels=[x.strip() for x in labels.split(",")] if labels else None,
+                                  split=split, seed=seed)
+    kwargs = {"max_bootstrapped_demos": max_demos, "max_labeled_demos": max_demos} if optimizer == "bootstrap" else {}
+    info = compile_on_dataset(balanced(examples, limit), task=task_name, program=program,
+                              model=load_model(model or get_settings().model), optimizer=optimizer, out=out, **kwargs)
+    typer.echo(_json.dumps(info, indent=1))
+
+
 @app.command("report")
 def report_cmd(
     runs: list[Path] = typer.Argument(..., help="run folders (or results.json files) to compare"),
