@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from logreasoner.logs.reader import LogLine
 
-__all__ = ["TemplateGroup", "TemplateGrouper", "group_by_template", "make_template_miner"]
+__all__ = ["TemplateGroup", "TemplateGrouper", "group_by_template", "make_template_miner", "make_adder", "single_token_bug"]
 
 _MASKS = [
     (r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "ID"),
@@ -35,6 +35,53 @@ def make_template_miner(sim_th: float = 0.4, depth: int = 4, max_clusters: int |
     return TemplateMiner(config=cfg)
 
 
+# Drain3 (0.9.x) never files a one-token template in its prefix tree (``add_seq_to_prefix_tree`` compares the
+# depth with ``token_count`` as a string), so every repeated one-token line opens a new cluster. For one-token
+# lines Drain's answer is simple (similarity 1 for equal tokens, else 0): ``make_adder`` keeps those clusters
+# in a dictionary and sends every other line to Drain unchanged. See logreasoner.scale.mining for the figures.
+def single_token_bug() -> bool:
+    """True when this Drain3 opens a new cluster for a repeated one-token line."""
+    from drain3.drain import Drain
+
+    d = Drain(depth=4)
+    d.add_log_message("probe")
+    _, change = d.add_log_message("probe")
+    return change == "cluster_created"
+
+
+def make_adder(drain: Any, fix: bool | None = None) -> Callable[[str], Any]:
+    """``add(masked_content) -> LogCluster``: Drain's ``add_log_message``, with one-token lines fixed."""
+    add = drain.add_log_message
+    if fix is None:
+        fix = single_token_bug()
+    if not fix:
+        return lambda content: add(content)[0]
+    from drain3.drain import LogCluster
+
+    singles: dict[str, Any] = {}
+    delimiters = list(getattr(drain, "extra_delimiters", None) or [])
+
+    def add_fixed(content: str) -> Any:
+        if delimiters:
+            for d in delimiters:
+                content = content.replace(d, " ")
+        parts = content.split(None, 1)
+        if len(parts) != 1:
+            return add(content)[0]
+        token = parts[0]
+        c = singles.get(token)
+        if c is None:
+            drain.clusters_counter += 1
+            c = LogCluster([token], drain.clusters_counter)
+            drain.id_to_cluster[c.cluster_id] = c
+            singles[token] = c
+        else:
+            c.size += 1
+        return c
+
+    return add_fixed
+
+
 @dataclass
 class TemplateGroup:
     """All lines of one template: the first line stands for the rest."""
@@ -52,18 +99,19 @@ class TemplateGrouper:
 
     def __init__(self, keep_numbers: int = 20, sim_th: float = 0.4, depth: int = 4) -> None:
         self.miner = make_template_miner(sim_th=sim_th, depth=depth)
+        self._add = make_adder(self.miner.drain)
         self.keep_numbers = keep_numbers
         self.groups: dict[int, TemplateGroup] = {}
         self.lines = 0
 
     def add(self, line: LogLine) -> TemplateGroup:
         self.lines += 1
-        r = self.miner.add_log_message(line.text)
-        cid = r["cluster_id"]
+        cluster = self._add(self.miner.masker.mask(line.text))
+        cid, template = cluster.cluster_id, cluster.get_template()
         g = self.groups.get(cid)
         if g is None:
-            g = self.groups[cid] = TemplateGroup(cid, r["template_mined"], 0, line)
-        g.template = r["template_mined"]
+            g = self.groups[cid] = TemplateGroup(cid, template, 0, line)
+        g.template = template
         g.count += 1
         g.sources.add(line.source)
         if len(g.line_numbers) < self.keep_numbers:

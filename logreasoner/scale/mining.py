@@ -17,52 +17,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from logreasoner.logs.templates import make_adder, single_token_bug
 from logreasoner.scale.masking import make_fast_miner
 
 __all__ = ["single_token_bug", "make_adder", "make_miner"]
-
-
-def single_token_bug() -> bool:
-    """True when this Drain3 opens a new cluster for a repeated one-token line."""
-    from drain3.drain import Drain
-
-    d = Drain(depth=4)
-    d.add_log_message("probe")
-    _, change = d.add_log_message("probe")
-    return change == "cluster_created"
-
-
-def make_adder(drain: Any, fix: bool | None = None) -> Callable[[str], Any]:
-    """``add(masked_content) -> LogCluster``: Drain's ``add_log_message``, with one-token lines fixed."""
-    add = drain.add_log_message
-    if fix is None:
-        fix = single_token_bug()
-    if not fix:
-        return lambda content: add(content)[0]
-    from drain3.drain import LogCluster
-
-    singles: dict[str, Any] = {}
-    delimiters = list(getattr(drain, "extra_delimiters", None) or [])
-
-    def add_fixed(content: str) -> Any:
-        if delimiters:
-            for d in delimiters:
-                content = content.replace(d, " ")
-        parts = content.split(None, 1)
-        if len(parts) != 1:
-            return add(content)[0]
-        token = parts[0]
-        c = singles.get(token)
-        if c is None:
-            drain.clusters_counter += 1
-            c = LogCluster([token], drain.clusters_counter)
-            drain.id_to_cluster[c.cluster_id] = c
-            singles[token] = c
-        else:
-            c.size += 1
-        return c
-
-    return add_fixed
 
 
 def make_miner(sim_th: float = 0.4, depth: int = 4) -> tuple[Any, Callable[[str], Any]]:
