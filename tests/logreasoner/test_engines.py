@@ -72,3 +72,32 @@ def test_llamacpp_engine_on_embedded_model():
     resp = eng.complete(_request(SCHEMA, max_tokens=20))
     assert json.loads(resp.message.text)["verdict"] in ("normal", "abnormal")
     assert eng.stats.output_tokens > 0 and eng.stats.seconds > 0
+
+
+@pytest.mark.model
+def test_grammar_first_decoding_matches_the_stock_chain():
+    """Greedy constrained decoding that tests only the picked token gives the very same text as llama.cpp's
+    chain that checks the whole vocabulary, and a second request reuses the cached prompt state."""
+    pytest.importorskip("llama_cpp")
+    from logreasoner.lm.llamacpp import LlamaCppEngine
+    from logreasoner.lm.registry import resolve_embedded
+
+    try:
+        path = resolve_embedded("local", allow_download=False)
+    except Exception:
+        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    schema = {"type": "object", "properties": {
+        "why": {"type": "string", "maxLength": 80},
+        "lines": {"type": "array", "maxItems": 3, "items": {"type": "integer", "minimum": 1, "maximum": 9}},
+        "verdict": {"type": "string", "enum": ["normal", "abnormal"]}}, "required": ["why", "lines", "verdict"]}
+    msgs = [{"role": "user", "content": "L1 sshd: Failed password for root from 10.0.0.1\nL2 kernel: CPU3 too hot\n"
+                                        "Judge these log lines; answer in JSON."}]
+    texts = []
+    for gf in (True, False):
+        eng = LlamaCppEngine(str(path), n_threads=2, grammar_first=gf, chat_format="chatml")
+        text, *_ = eng._generate(msgs, schema=schema, max_tokens=120, temperature=0.0, stop=None, seed=None,
+                                 top_p=None)
+        texts.append(text)
+        eng.close()
+    assert texts[0] == texts[1]
+    assert json.loads(texts[0])["verdict"] in ("normal", "abnormal")

@@ -1,0 +1,123 @@
+"""Greedy grammar-constrained decoding without checking the whole vocabulary at every token.
+
+llama-cpp-python puts the JSON-schema grammar in the sampler chain before the greedy pick, so at every step the
+grammar tests all ~49k vocabulary entries; for a 135M model that costs more than the forward pass (measured here:
+11.5 tokens/s constrained vs 37 free on one thread). llama.cpp's own samplers avoid it: pick first, test only
+the picked token against the grammar, and fall back to the full grammar pass only when the pick is illegal.
+
+``GrammarFirstLlama`` is a ``llama_cpp.Llama`` whose greedy grammar requests (temperature 0, no logits
+processor) get that chain. The result is the same token: if the unconstrained argmax is legal it is also the
+argmax among legal tokens. Sampling at a temperature keeps llama-cpp-python's chain unchanged.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import weakref
+from typing import Any
+
+__all__ = ["GrammarFirstLlama", "grammar_first_llama_class"]
+
+_CLASS: Any = None
+
+
+class _GrammarFirstPick:
+    """A custom llama.cpp sampler: keep only the argmax when the grammar allows it, else apply the grammar."""
+
+    def __init__(self, model: Any, grammar: Any) -> None:
+        import llama_cpp
+        import numpy as np
+
+        self._np = np
+        self._cpp = llama_cpp
+        self.grammar = llama_cpp.llama_sampler_init_grammar(
+            model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+        if not self.grammar:
+            raise ValueError("llama.cpp could not compile the grammar")
+        weakref.finalize(self, llama_cpp.llama_sampler_free, self.grammar)
+        self._one = (llama_cpp.llama_token_data * 1)()
+        self._one_arr = llama_cpp.llama_token_data_array(
+            data=ctypes.cast(self._one, llama_cpp.llama_token_data_p), size=1, selected=-1, sorted=False)
+        self._dtype = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+
+        def apply(_smpl: Any, cur_p: Any) -> None:
+            self._apply(cur_p)
+
+        def accept(_smpl: Any, token: int) -> None:
+            llama_cpp.llama_sampler_accept(self.grammar, token)
+
+        def reset(_smpl: Any) -> None:
+            llama_cpp.llama_sampler_reset(self.grammar)
+
+        iface = llama_cpp.llama_sampler_i()
+        iface.name = llama_cpp.llama_sampler_i_name(0)
+        iface.accept = llama_cpp.llama_sampler_i_accept(accept)
+        iface.apply = llama_cpp.llama_sampler_i_apply(apply)
+        iface.reset = llama_cpp.llama_sampler_i_reset(reset)
+        iface.clone = llama_cpp.llama_sampler_i_clone(0)
+        iface.free = llama_cpp.llama_sampler_i_free(0)
+        self._refs = (apply, accept, reset, iface)  # the C side holds raw pointers to these
+        self.sampler = llama_cpp.llama_sampler()
+        self.sampler.iface = ctypes.pointer(iface)
+        self.sampler.ctx = None
+
+    def get_sampler(self) -> Any:
+        return ctypes.pointer(self.sampler)
+
+    def _apply(self, cur_p: Any) -> None:
+        cpp, np = self._cpp, self._np
+        arr = cur_p.contents
+        n = int(arr.size)
+        buf = (cpp.llama_token_data * n).from_address(ctypes.addressof(arr.data.contents))
+        rec = np.frombuffer(buf, dtype=self._dtype, count=n)
+        logits = rec["logit"]
+        i = int(np.argmax(logits))
+        one = self._one[0]
+        one.id, one.logit, one.p = int(rec["id"][i]), float(logits[i]), 0.0
+        self._one_arr.size, self._one_arr.selected, self._one_arr.sorted = 1, -1, False
+        cpp.llama_sampler_apply(self.grammar, ctypes.byref(self._one_arr))
+        if math.isfinite(self._one[0].logit):  # the pick is legal: it is also the best legal token
+            best = float(logits[i])
+            logits[:] = -math.inf
+            logits[i] = best
+            return
+        cpp.llama_sampler_apply(self.grammar, cur_p)
+
+
+def grammar_first_llama_class() -> Any:
+    """The ``Llama`` subclass (built on first use, so llama_cpp is imported lazily)."""
+    global _CLASS
+    if _CLASS is not None:
+        return _CLASS
+    import llama_cpp
+    from llama_cpp import Llama
+    from llama_cpp import _internals as internals
+
+    class GrammarFirstLlama(Llama):
+        def _init_sampler(self, **kw: Any) -> Any:  # llama-cpp-python calls it with keywords only
+            grammar = kw.get("grammar")
+            if grammar is None or kw.get("temp", 0.8) != 0.0 or kw.get("logits_processor") is not None:
+                return super()._init_sampler(**kw)
+            sampler = internals.LlamaSampler()
+            if (kw.get("repeat_penalty", 1.0) != 1.0 or kw.get("frequency_penalty", 0.0)
+                    or kw.get("presence_penalty", 0.0)):
+                sampler.add_penalties(n_vocab=self._n_vocab, penalty_last_n=self.last_n_tokens_size,
+                                      penalty_repeat=kw.get("repeat_penalty", 1.0),
+                                      penalty_freq=kw.get("frequency_penalty", 0.0),
+                                      penalty_present=kw.get("presence_penalty", 0.0))
+            pick = _GrammarFirstPick(self._model, grammar)
+            llama_cpp.llama_sampler_chain_add(sampler.sampler, pick.get_sampler())
+            # LlamaSampler removes custom samplers from the chain before freeing it (they are Python-owned)
+            sampler.custom_samplers.append((llama_cpp.llama_sampler_chain_n(sampler.sampler) - 1, pick))
+            sampler.add_greedy()
+            return sampler
+
+    _CLASS = GrammarFirstLlama
+    return _CLASS
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GrammarFirstLlama":
+        return grammar_first_llama_class()
+    raise AttributeError(name)
