@@ -24,7 +24,8 @@ class GenerationStats:
     input_tokens: int = 0
     output_tokens: int = 0
     seconds: float = 0.0
-    finish_length: int = 0
+    finish_length: int = 0  # answers cut off at max_tokens (each attempt counted)
+    budget_retries: int = 0  # constrained answers asked again with caps sized to the budget
     per_call: list[dict] = field(default_factory=list)
 
     @property
@@ -80,14 +81,28 @@ class LocalEngine:
         return messages
 
     def request_schema(self, request: Any) -> dict | None:
-        from logreasoner.lm.schema import cap_schema, schema_from_response_format
+        from logreasoner.lm.schema import cap_schema
+
+        raw = self._raw_schema(request)
+        return None if raw is None else cap_schema(raw, max_string=self.max_string, max_items=self.max_items)
+
+    def _raw_schema(self, request: Any) -> dict | None:
+        from logreasoner.lm.schema import schema_from_response_format
 
         if not self.constrained:
             return None
-        schema = schema_from_response_format(request.config.response_format)
-        if schema is None:
+        return schema_from_response_format(request.config.response_format)
+
+    def _budget_schema(self, request: Any, max_tokens: int) -> dict | None:
+        """For a retry after a cut-off answer: the schema with caps small enough that its longest output fits in
+        ``max_tokens`` (a weak model that loops inside a string then still finishes its JSON)."""
+        from logreasoner.lm.schema import cap_schema, caps_for_budget
+
+        raw = self._raw_schema(request)
+        if raw is None:
             return None
-        return cap_schema(schema, max_string=self.max_string, max_items=self.max_items)
+        caps = caps_for_budget(raw, max_tokens, max_string=max(16, self.max_string // 2), max_items=self.max_items)
+        return None if caps is None else cap_schema(raw, max_string=caps[0], max_items=caps[1])
 
     def complete(self, request: Any) -> Any:
         from dspy.clients.engines.base import validate_request
@@ -106,8 +121,20 @@ class LocalEngine:
                 messages, schema=schema, max_tokens=max_tokens, temperature=temperature,
                 stop=list(cfg.stop or ()), seed=cfg.seed, top_p=cfg.top_p,
             )
-            dt = time.perf_counter() - t0
             s = self.stats
+            if schema is not None and finish == "length":
+                # cut off mid-JSON: ask once more with caps sized to the budget (unparseable text helps no one);
+                # the usage reported covers both attempts
+                tight = self._budget_schema(request, max_tokens)
+                if tight is not None:
+                    s.budget_retries += 1
+                    s.finish_length += 1
+                    text, n_in2, n_out2, finish = self._generate(
+                        messages, schema=tight, max_tokens=max_tokens, temperature=temperature,
+                        stop=list(cfg.stop or ()), seed=cfg.seed, top_p=cfg.top_p,
+                    )
+                    n_in, n_out = n_in + n_in2, n_out + n_out2
+            dt = time.perf_counter() - t0
             s.calls += 1
             s.constrained_calls += int(schema is not None)
             s.input_tokens += n_in

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["schema_from_response_format", "cap_schema"]
+__all__ = ["schema_from_response_format", "cap_schema", "longest_output", "caps_for_budget"]
 
 
 def schema_from_response_format(fmt: Any) -> dict | None:
@@ -77,3 +77,58 @@ def cap_schema(schema: dict, *, max_string: int = 300, max_items: int = 6) -> di
         if isinstance(prop, dict) and prop.get("type") == "array" and "minItems" not in prop:
             prop["minItems"] = 1
     return out
+
+
+def longest_output(schema: dict) -> int:
+    """Characters of the longest compact JSON a capped schema allows (strings at ``maxLength``, arrays at
+    ``maxItems``, integers at their widest bound), with one character of whitespace per separator. A model may
+    spend at most one token per character, so a schema whose longest output fits in ``max_tokens`` cannot be
+    cut off (bar runs of whitespace)."""
+
+    def size(node: Any, depth: int = 0) -> int:
+        if not isinstance(node, dict) or depth > 30:
+            return 8
+        if "enum" in node:
+            return max((len(str(v)) + 2 for v in node["enum"]), default=8)
+        if "const" in node:
+            return len(str(node["const"])) + 2
+        for key in ("anyOf", "oneOf"):
+            if key in node:
+                return max((size(x, depth + 1) for x in node[key]), default=8)
+        t = node.get("type")
+        if t == "string":
+            return int(node.get("maxLength", 10_000)) + 2
+        if t == "integer":
+            return max(len(str(node.get("maximum", 10**9))), len(str(node.get("minimum", 0))))
+        if t == "number":
+            return 24
+        if t == "boolean":
+            return 5
+        if t == "null":
+            return 4
+        if t == "array":
+            n = int(node.get("maxItems", 100))
+            return 2 + n * (size(node.get("items", {}), depth + 1) + 2)
+        if t == "object" or "properties" in node:
+            props = node.get("properties", {})
+            return 2 + sum(len(k) + 5 + size(v, depth + 1) for k, v in props.items())
+        return 8
+
+    return size(schema)
+
+
+def caps_for_budget(schema: dict, max_tokens: int, *, max_string: int, max_items: int,
+                    min_string: int = 16) -> tuple[int, int] | None:
+    """The largest string cap, with an item cap of 3 (else 2, else 1), under which ``schema``'s longest output
+    fits in ``max_tokens`` characters; None when even ``min_string`` and one item do not fit."""
+    for items in range(min(3, max_items), 0, -1):
+        lo, hi, best = min_string, max_string, None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            if longest_output(cap_schema(schema, max_string=mid, max_items=items)) <= max_tokens:
+                best, lo = mid, mid + 1
+            else:
+                hi = mid - 1
+        if best is not None:
+            return best, items
+    return None

@@ -101,3 +101,46 @@ def test_grammar_first_decoding_matches_the_stock_chain():
         eng.close()
     assert texts[0] == texts[1]
     assert json.loads(texts[0])["verdict"] in ("normal", "abnormal")
+
+
+STEPS_SCHEMA = {"type": "object", "required": ["steps"], "properties": {"steps": {"type": "array", "items": {
+    "type": "object", "required": ["finding", "lines"], "properties": {
+        "finding": {"type": "string"}, "lines": {"type": "array", "items": {"type": "integer"}}}}}}}
+
+
+def test_longest_output_and_caps_for_budget():
+    from logreasoner.lm.schema import cap_schema, caps_for_budget, longest_output
+
+    capped = cap_schema(STEPS_SCHEMA, max_string=10, max_items=2)
+    # {"steps": [ 2 x ({"finding": <12>, "lines": [2 x 10 digits]}) ]} with the separators counted
+    worst = longest_output(capped)
+    example = json.dumps({"steps": [{"finding": "x" * 10, "lines": [10**9, 10**9]}] * 2})
+    assert len(example) <= worst < len(example) + 40
+    caps = caps_for_budget(STEPS_SCHEMA, 300, max_string=200, max_items=5)
+    assert caps is not None and caps[1] <= 3
+    assert longest_output(cap_schema(STEPS_SCHEMA, max_string=caps[0], max_items=caps[1])) <= 300
+    assert longest_output(cap_schema(STEPS_SCHEMA, max_string=caps[0] + 1, max_items=caps[1])) > 300
+    assert caps_for_budget(STEPS_SCHEMA, 20, max_string=200, max_items=5) is None
+
+
+def test_engine_asks_again_with_budget_caps_after_a_cut_off_answer():
+    from logreasoner.lm.engine_base import LocalEngine
+    from logreasoner.lm.schema import longest_output
+
+    class Looping(LocalEngine):
+        def __init__(self):
+            super().__init__()
+            self.schemas = []
+
+        def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
+            self.schemas.append(schema)
+            if len(self.schemas) == 1:  # a model looping inside a string until the budget runs out
+                return '{"steps": [{"finding": "1.1.1.1.1.1', 50, max_tokens, "length"
+            return '{"steps": [{"finding": "ok", "lines": [1]}]}', 50, 12, "stop"
+
+    eng = Looping()
+    resp = eng.complete(_request(STEPS_SCHEMA, max_tokens=400))
+    assert json.loads(resp.message.text) == {"steps": [{"finding": "ok", "lines": [1]}]}
+    assert len(eng.schemas) == 2 and longest_output(eng.schemas[1]) <= 400 < longest_output(eng.schemas[0])
+    assert eng.stats.budget_retries == 1 and eng.stats.calls == 1
+    assert resp.usage.output_tokens == 412 and resp.finish_reason == "stop"
