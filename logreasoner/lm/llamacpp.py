@@ -33,6 +33,7 @@ class LlamaCppEngine(LocalEngine):
         n_batch: int = 512,
         prompt_cache_mb: int = 256,
         grammar_first: bool = True,
+        repeat_penalty: float = 1.0,
     ) -> None:
         super().__init__(constrained=constrained)
         self.model_path = str(model_path)
@@ -52,6 +53,7 @@ class LlamaCppEngine(LocalEngine):
         self.prompt_cache_mb = prompt_cache_mb
         # greedy constrained decoding tests only the picked token against the grammar (same output, fewer checks)
         self.grammar_first = grammar_first
+        self.repeat_penalty = repeat_penalty
         self._llm = None
         if not Path(self.model_path).is_file():
             raise ModelUnavailableError(f"GGUF file not found: {self.model_path}", "check the path or run 'logreasoner models pull'")
@@ -63,7 +65,8 @@ class LlamaCppEngine(LocalEngine):
     def dump_state(self) -> dict:
         return {"model_path": self.model_path, "n_ctx": self.n_ctx, "lora_path": self.lora_path,
                 "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained,
-                "prompt_cache_mb": self.prompt_cache_mb, "grammar_first": self.grammar_first}
+                "prompt_cache_mb": self.prompt_cache_mb, "grammar_first": self.grammar_first,
+                "repeat_penalty": self.repeat_penalty}
 
     @classmethod
     def load_state(cls, state: dict) -> "LlamaCppEngine":
@@ -102,7 +105,8 @@ class LlamaCppEngine(LocalEngine):
 
     def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
         llm = self._load()
-        kwargs = dict(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop or None)
+        kwargs = dict(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop or None,
+                      repeat_penalty=self.repeat_penalty)
         if top_p is not None:
             kwargs["top_p"] = top_p
         if seed is not None:
