@@ -141,12 +141,23 @@ def engine_of(lm: Any) -> Any:
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".json")
 
 
-def weights_fingerprint(*paths: str | None) -> str:
+def _decoding_key(engine: Any) -> str:
+    """What, besides the weights, decides an in-process engine's answer: the toolkit version and the engine's
+    decoding settings (schema caps, sampler), so that changing them never replays an old cached answer."""
+    from logreasoner import __version__
+
+    state = engine.dump_state() if hasattr(engine, "dump_state") else {}
+    keep = {k: v for k, v in sorted(state.items()) if k not in ("model_path", "lora_path", "adapter")}
+    return f"{__version__}|{getattr(engine, 'max_string', '')}|{getattr(engine, 'max_items', '')}|{keep}"
+
+
+def weights_fingerprint(*paths: str | None, extra: str = "") -> str:
     """A short hash of the weight files at ``paths`` (files, or the weight and config files of a folder): their
-    resolved paths, sizes and modification times. It changes whenever a model or adapter is rewritten."""
+    resolved paths, sizes and modification times, plus ``extra``. It changes whenever a model or adapter is
+    rewritten."""
     import hashlib
 
-    h = hashlib.sha1()
+    h = hashlib.sha1(extra.encode())
     for p in paths:
         if not p:
             continue
@@ -222,6 +233,6 @@ def load_lm(
     name += f"@{backend}" + ("" if constrained else "-free")
     # DSPy's cache keys on the model name: tie it to these very weights, so that a retrained model or adapter
     # at the same path is never answered from the cache of the old one
-    name += f"-{weights_fingerprint(path if ms.kind != 'embedded' else None, adapter)}"
+    name += f"-{weights_fingerprint(path if ms.kind != 'embedded' else None, adapter, extra=_decoding_key(engine))}"
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     return dspy.LM(name, engine=engine, temperature=temperature, cache=cache, **extra, **kwargs)
