@@ -67,6 +67,8 @@ class RunConfig(BaseModel):
     limit: int | None = Field(None, ge=0)
     seed: int = 0
     threads: int = Field(8, ge=1, le=256, description="worker threads for remote models")
+    local_workers: int = Field(1, ge=1, le=16, description="in-process models: this many model copies answer in "
+                                                           "parallel, the machine's threads split between them")
     bootstrap: int = Field(1000, ge=0, le=100_000, description="bootstrap resamples for the intervals")
     cache: bool = True
     retry_errors: bool = Field(True, description="on resume, run again the examples that raised")
@@ -287,6 +289,18 @@ class _Live:
         return {self.primary: f"{self._value:.3f}" if self._value is not None else "-", "fail": ff}
 
 
+def _split_threads(lm: Any, workers: int) -> None:
+    """Give an in-process engine its share of the machine's threads (before it loads)."""
+    try:
+        from logreasoner.lm import engine_of
+        from logreasoner.settings import get_settings
+    except ImportError:
+        return
+    engine = engine_of(lm)
+    if engine is not None and hasattr(engine, "n_threads"):
+        engine.n_threads = max(1, get_settings().threads // workers)
+
+
 def _execute(cell: _Cell, program: Any, lm: Any, todo: list, log: SampleLog, threads: int, live: _Live,
              progress: bool) -> None:
     from tqdm.auto import tqdm
@@ -294,8 +308,24 @@ def _execute(cell: _Cell, program: Any, lm: Any, todo: list, log: SampleLog, thr
     desc = f"{cell.program.label}@{cell.model_label} {cell.dataset.name}"
     bar = tqdm(total=len(todo), desc=desc, disable=not progress, leave=True, dynamic_ncols=True)
 
+    import queue
+
+    pool_lms: queue.Queue | None = None
+    if isinstance(lm, list):  # one in-process model copy per worker: a worker takes one, answers, gives it back
+        pool_lms = queue.Queue()
+        for one in lm:
+            pool_lms.put(one)
+        threads = len(lm)
+
     def work(ex: Any) -> dict[str, Any]:
-        rec = _run_example(cell, program, lm, ex)
+        if pool_lms is None:
+            rec = _run_example(cell, program, lm, ex)
+        else:
+            mine = pool_lms.get()
+            try:
+                rec = _run_example(cell, program, mine, ex)
+            finally:
+                pool_lms.put(mine)
         log.append(rec)  # checkpoint from the worker itself: in-flight work is saved even on Ctrl-C
         return rec
 
@@ -467,10 +497,17 @@ def run_eval(config: RunConfig | None, out: str | Path, *, resume: bool = False,
                 continue
             t_cell = time.perf_counter()
             lm = None
+            local = is_local_model(cell.model)
             if cell.program.needs_lm:
                 if cell.model not in lms:
-                    lm = lm_factory(cell.model)
-                    lms[cell.model] = lm.copy(cache=False) if not config.cache else lm
+                    copies = config.local_workers if local else 1
+                    made = []
+                    for _ in range(copies):
+                        one = lm_factory(cell.model)
+                        if copies > 1:
+                            _split_threads(one, copies)
+                        made.append(one.copy(cache=False) if not config.cache else one)
+                    lms[cell.model] = made if copies > 1 else made[0]
                 lm = lms[cell.model]
             bkey = (cell.program.label, cell.dataset.name)
             if bkey not in built:
@@ -482,7 +519,7 @@ def run_eval(config: RunConfig | None, out: str | Path, *, resume: bool = False,
                     program.prepare([e.log for e in allx], [e.meta.get(gf) if gf else None for e in allx])
                 built[bkey] = program
             program = built[bkey]
-            threads = 1 if (not cell.program.needs_lm or is_local_model(cell.model)) else config.threads
+            threads = 1 if (not cell.program.needs_lm or local) else config.threads
             _execute(cell, program, lm, todo, log, threads, _Live(cell.task.name, done_recs), progress)
             cell.wall_s += time.perf_counter() - t_cell
         complete = True

@@ -224,3 +224,49 @@ def test_answer_value_views():
     assert answer_value(rca, a, "remediation") == "free space\nrotate logs"
     assert answer_value(rca, RCAAnswer(cause="disk full"), "remediation") == "disk full"  # empty view falls back
     assert answer_value(rca, None) is None and answer_value(rca, "text") == "text"
+
+
+def test_local_workers_give_each_worker_its_own_model_copy(fixtures, tmp_path, monkeypatch):
+    """`--local-workers 2`: two copies of an in-process model answer in parallel, each used by one worker at a
+    time, the machine's threads split between them."""
+    import time as _time
+
+    monkeypatch.setenv("LOGREASONER_THREADS", "4")
+
+    class Slow(_Engine):
+        def __init__(self):
+            super().__init__()
+            self.n_threads = 4
+            self.active = 0
+            self.overlap = False
+
+        def complete(self, request):
+            with self.lock:
+                self.active += 1
+                self.overlap |= self.active > 1
+            _time.sleep(0.02)
+            with self.lock:
+                self.active -= 1
+            return super().complete(request)
+
+    engines = []
+
+    def factory(spec):
+        engines.append(Slow())
+        return dspy.LM("local/fake", engine=engines[-1], cache=False)
+
+    class Predictor(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = dspy.Predict("log -> verdict")
+
+        def forward(self, log, question=None, labels=None):
+            return dspy.Prediction(answer=AnomalyAnswer(verdict=self.p(log=log).verdict), format_error=None, raw=None)
+
+    cfg = _config(fixtures, models=["local"], local_workers=2, cache=False)
+    cell = run_eval(cfg, tmp_path / "run", progress=False, programs={"fake": lambda t: Predictor()},
+                    lm_factory=factory)["cells"][0]
+    assert cell["done"] == N and len(engines) == 2
+    assert sum(e.n for e in engines) == N and all(e.n > 0 for e in engines)
+    assert [e.n_threads for e in engines] == [2, 2]
+    assert not any(e.overlap for e in engines)  # a copy is never used by two workers at once
