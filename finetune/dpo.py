@@ -7,11 +7,10 @@ and the reference is the SFT policy. The trained adapter (only "default") is sav
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from logreasoner.finetune.sft import lora_delta, lora_state, set_threads, trl_args
+from logreasoner.finetune.sft import set_threads, train_and_save, trl_args, write_run_files
 
 __all__ = ["train_dpo", "pairs_dataset"]
 
@@ -31,8 +30,6 @@ def train_dpo(dataset: Any, out_dir: Path, *, sft_adapter: Path, student: str = 
     ``measure=True`` also evaluates the mean margin on the training pairs before and after training (extra
     forward passes; the per-step margins in the log history come for free).
     """
-    import time
-
     from trl import DPOConfig, DPOTrainer
 
     from logreasoner.finetune.student import load_student
@@ -45,31 +42,22 @@ def train_dpo(dataset: Any, out_dir: Path, *, sft_adapter: Path, student: str = 
     margin_before = margin_after = None
     if measure:
         margin_before = trainer.evaluate(eval_dataset=dataset).get("eval_rewards/margins")
-    before = lora_state(trainer.model)
-    t0 = time.perf_counter()
-    result = trainer.train()
-    seconds = time.perf_counter() - t0
-    after = lora_state(trainer.model)
+    run = train_and_save(trainer, out_dir)
     if measure:
         margin_after = trainer.evaluate(eval_dataset=dataset).get("eval_rewards/margins")
-    adapter_dir = out_dir / "adapter"
-    trainer.model.save_pretrained(str(adapter_dir), selected_adapters=["default"])
     history = [h for h in trainer.state.log_history if "rewards/margins" in h]
     metrics = {
         "pairs": len(dataset),
-        "steps": int(result.global_step),
-        "train_seconds": round(seconds, 1),
-        "seconds_per_step": round(seconds / max(1, result.global_step), 2),
+        **{k: run[k] for k in ("steps", "train_seconds", "seconds_per_step")},
         "loss_first": history[0].get("loss") if history else None,
         "loss_last": history[-1].get("loss") if history else None,
         "margin_first_step": history[0]["rewards/margins"] if history else None,
         "margin_last_step": history[-1]["rewards/margins"] if history else None,
         "margin_before": margin_before,
         "margin_after": margin_after,
-        "lora_max_change": lora_delta(before, after),
+        "lora_max_change": run["lora_max_change"],
         "reference": "frozen copy of the SFT adapter ('ref'), same base weights",
-        "adapter": str(adapter_dir),
+        "adapter": run["adapter"],
     }
-    (out_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_run_files(trainer, out_dir, metrics)
     return metrics

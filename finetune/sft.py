@@ -8,12 +8,13 @@ datasets and saves a PEFT adapter folder. ``[sft.trl]`` goes through to ``SFTCon
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from logreasoner.finetune.config import CPU_TRL_DEFAULTS
 
-__all__ = ["train_sft", "lora_state", "lora_delta", "trl_args", "set_threads"]
+__all__ = ["train_sft", "train_and_save", "write_run_files", "lora_state", "lora_delta", "trl_args", "set_threads"]
 
 
 def set_threads(threads: int | None) -> None:
@@ -61,7 +62,6 @@ def train_sft(dataset: Any, out_dir: Path, *, student: str = "local", init_adapt
               cache_dir: Path | None = None) -> dict[str, Any]:
     """Train one SFT phase; the adapter lands in ``out_dir/adapter``. Returns metrics (losses, timings,
     how far the LoRA weights moved)."""
-    import time
 
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -76,6 +76,24 @@ def train_sft(dataset: Any, out_dir: Path, *, student: str = "local", init_adapt
     if init_adapter is None:
         peft_config = LoraConfig(task_type="CAUSAL_LM", **(lora or {}))
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft_config)
+    run = train_and_save(trainer, out_dir)
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    metrics = {
+        "rows": len(dataset),
+        **{k: run[k] for k in ("steps", "train_seconds", "seconds_per_step")},
+        "loss_first": history[0]["loss"] if history else None,
+        "loss_last": history[-1]["loss"] if history else None,
+        "token_accuracy_last": history[-1].get("mean_token_accuracy") if history else None,
+        "lora_max_change": run["lora_max_change"],
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "adapter": run["adapter"],
+    }
+    write_run_files(trainer, out_dir, metrics)
+    return metrics
+
+
+def train_and_save(trainer: Any, out_dir: Path) -> dict[str, Any]:
+    """Train (timed), measure how far the LoRA weights moved, save the adapter to ``out_dir/adapter``."""
     before = lora_state(trainer.model)
     t0 = time.perf_counter()
     result = trainer.train()
@@ -83,19 +101,12 @@ def train_sft(dataset: Any, out_dir: Path, *, student: str = "local", init_adapt
     after = lora_state(trainer.model)
     adapter_dir = out_dir / "adapter"
     trainer.model.save_pretrained(str(adapter_dir), selected_adapters=["default"])
-    history = [h for h in trainer.state.log_history if "loss" in h]
-    metrics = {
-        "rows": len(dataset),
-        "steps": int(result.global_step),
-        "train_seconds": round(seconds, 1),
-        "seconds_per_step": round(seconds / max(1, result.global_step), 2),
-        "loss_first": history[0]["loss"] if history else None,
-        "loss_last": history[-1]["loss"] if history else None,
-        "token_accuracy_last": history[-1].get("mean_token_accuracy") if history else None,
-        "lora_max_change": lora_delta(before, after),
-        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
-        "adapter": str(adapter_dir),
-    }
+    steps = int(result.global_step)
+    return {"steps": steps, "train_seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(1, steps), 2),
+            "lora_max_change": lora_delta(before, after), "adapter": str(adapter_dir)}
+
+
+def write_run_files(trainer: Any, out_dir: Path, metrics: dict[str, Any]) -> None:
+    """The trainer's log history and the stage's metrics, beside the adapter."""
     (out_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics

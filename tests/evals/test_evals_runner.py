@@ -115,6 +115,17 @@ class _Engine:
         pass
 
 
+class VerdictPredictor(dspy.Module):
+    """One real dspy.Predict (so the LM, its cache and its usage are exercised), typed as an anomaly answer."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = dspy.Predict("log -> verdict")
+
+    def forward(self, log, question=None, labels=None):
+        return dspy.Prediction(answer=AnomalyAnswer(verdict=self.p(log=log).verdict), format_error=None, raw=None)
+
+
 def test_threads_tokens_and_cache_hits(fixtures, tmp_path, monkeypatch):
     from dspy.clients.cache import Cache
 
@@ -122,16 +133,8 @@ def test_threads_tokens_and_cache_hits(fixtures, tmp_path, monkeypatch):
     engine = _Engine()
     lm = dspy.LM("fake/model", engine=engine, cache=True)
 
-    class Predictor(dspy.Module):
-        def __init__(self):
-            super().__init__()
-            self.p = dspy.Predict("log -> verdict")
-
-        def forward(self, log, question=None, labels=None):
-            return dspy.Prediction(answer=AnomalyAnswer(verdict=self.p(log=log).verdict), format_error=None, raw=None)
-
     cfg = _config(fixtures, models=["fake/model"], threads=4)
-    progs = {"fake": lambda t: Predictor()}
+    progs = {"fake": lambda t: VerdictPredictor()}
     first = run_eval(cfg, tmp_path / "a", progress=False, programs=progs, lm_factory=lambda s: lm)["cells"][0]
     assert engine.n == N
     assert first["usage"]["lm_calls"] == N and first["usage"]["total_tokens"] == 13 * N
@@ -255,16 +258,8 @@ def test_local_workers_give_each_worker_its_own_model_copy(fixtures, tmp_path, m
         engines.append(Slow())
         return dspy.LM("local/fake", engine=engines[-1], cache=False)
 
-    class Predictor(dspy.Module):
-        def __init__(self):
-            super().__init__()
-            self.p = dspy.Predict("log -> verdict")
-
-        def forward(self, log, question=None, labels=None):
-            return dspy.Prediction(answer=AnomalyAnswer(verdict=self.p(log=log).verdict), format_error=None, raw=None)
-
     cfg = _config(fixtures, models=["local"], local_workers=2, cache=False)
-    cell = run_eval(cfg, tmp_path / "run", progress=False, programs={"fake": lambda t: Predictor()},
+    cell = run_eval(cfg, tmp_path / "run", progress=False, programs={"fake": lambda t: VerdictPredictor()},
                     lm_factory=factory)["cells"][0]
     assert cell["done"] == N and len(engines) == 2
     assert sum(e.n for e in engines) == N and all(e.n > 0 for e in engines)
