@@ -127,7 +127,7 @@ def to_examples(records: list[sources.Record], *, dataset: str, task: str, split
         raise InputError(f"limit must be >= 0, got {limit}", "pass a positive number or leave it out")
     chosen = []
     for r in records:
-        s = assign_split(r.split_key if r.split_key is not None else r.log, seed)
+        s = r.split or assign_split(r.split_key if r.split_key is not None else r.log, seed)
         if split == "all" or s == split:
             chosen.append((order_key(r.id, seed), s, r))
     chosen.sort(key=lambda t: t[0])
@@ -172,6 +172,12 @@ def _builtin() -> list[DatasetSpec]:
                     group_field="system", notes=(LOGHUB_RISK,)),
         DatasetSpec("bgl_anomaly", "anomaly", "Loghub BGL_2k lines, normal / abnormal (143 alerts in 2,000)",
                     _LOGHUB, _LOGHUB_LIC, True, lambda: sources.bgl_line_records(lh), notes=(LOGHUB_RISK,)),
+        DatasetSpec("loghub_window_anomaly", "anomaly",
+                    "Loghub-2k windows of 6-30 lines: BGL (abnormal when a line has an alert label) and Thunderbird "
+                    "(all normal in the 2k sample); each window's lines share its split",
+                    _LOGHUB, _LOGHUB_LIC, True,
+                    lambda: sources.window_records(lh, "BGL") + sources.window_records(lh, "Thunderbird"),
+                    notes=(LOGHUB_RISK, "window splits follow the seed-0 line split of bgl_anomaly")),
         DatasetSpec("bgl_alert_diagnosis", "diagnosis", "Loghub BGL_2k alert lines -> alert category",
                     _LOGHUB, _LOGHUB_LIC, True, lambda: sources.bgl_alert_records(lh), notes=(LOGHUB_RISK,)),
         DatasetSpec("bgl_templates_anomaly", "anomaly", "LogPrompt BGL templates, normal / abnormal (shared, 1,766)",

@@ -31,6 +31,7 @@ __all__ = [
     "labels_in_braces",
     "strip_fences",
     "LOGLM_TASKS",
+    "window_records",
 ]
 
 LOGLM_TASKS = ("log_parsing", "anomaly_detection", "root_cause_analysis", "solution_recommendation",
@@ -41,7 +42,9 @@ LOGLM_TASKS = ("log_parsing", "anomaly_detection", "root_cause_analysis", "solut
 class Record:
     """One labelled example, before it becomes a ``dspy.Example``.
 
-    ``split_key`` decides the split (records about the same log share it); ``id`` is unique in its dataset.
+    ``split_key`` decides the split (records about the same log share it); ``split`` fixes it instead (a
+    window of lines takes the split its lines have, so no line is in a training window and a test line at once);
+    ``id`` is unique in its dataset.
     """
 
     id: str
@@ -51,6 +54,7 @@ class Record:
     labels: list[str] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     split_key: str | None = None
+    split: str | None = None
 
 
 def _resolve(path: Path) -> Path:
@@ -219,4 +223,56 @@ def loginstruct_records(path: Path, kind: str) -> list[Record]:
         out.append(Record(id=f"loginstruct:{r['id']}", log=r["input"], answer=answer,
                           labels=list(labels) if labels else None,
                           meta={"source": "loginstruct", "file": r.get("source_file")}))
+    return out
+
+
+def _window_sizes(n: int, seed: str, low: int = 6, high: int = 30) -> list[int]:
+    import random
+
+    rng = random.Random(seed)
+    sizes, total = [], 0
+    while total < n:
+        sizes.append(min(rng.randint(low, high), n - total))
+        total += sizes[-1]
+    return sizes
+
+
+def window_records(root: Path, system: str, *, seed: int = 0, train_passes: int = 3) -> list[Record]:
+    """Windows of consecutive lines of a Loghub-2k system, labelled abnormal when any line carries an alert
+    label (BGL's first field; Thunderbird's is ``-`` on every line of the 2k sample, so its windows are normal).
+
+    Each line takes the split its own text gets as a single-line record (``assign_split`` with ``seed``), and a
+    window only joins lines of one split, in file order, so a window never shares a line with another split.
+    ``meta.abnormal_lines`` holds the window's line numbers (from 1) of the labelled lines. The train split is
+    cut ``train_passes`` times with different window sizes (overlapping windows: more training variety); dev
+    and test once.
+    """
+    from logreasoner.evals.splits import assign_split
+
+    rows = read_loghub_system(root, system)
+    by_split: dict[str, list[tuple[int, str, bool]]] = {"train": [], "dev": [], "test": []}
+    for r in rows:
+        line = _bgl_line(r) if system == "BGL" else (r.get("RawLine") or "").split(" ", 1)[-1]
+        if not line.strip():
+            continue
+        by_split[assign_split(line, seed)].append((int(r["LineId"]), line, r["Label"].strip() != "-"))
+    out: list[Record] = []
+    seen: set[str] = set()
+    for split, lines in by_split.items():
+        for p in range(train_passes if split == "train" else 1):
+            i = 0
+            for size in _window_sizes(len(lines), f"{system}\x00{split}\x00{seed}" + (f"\x00{p}" if p else "")):
+                chunk = lines[i:i + size]
+                i += size
+                bad = [k for k, (_, _, abnormal) in enumerate(chunk, 1) if abnormal]
+                wid = f"{system}:w{chunk[0][0]}-{chunk[-1][0]}"
+                if wid in seen:
+                    continue  # the same window cut twice
+                seen.add(wid)
+                out.append(Record(
+                    id=wid, log="\n".join(t for _, t, _ in chunk),
+                    answer="abnormal" if bad else "normal", split=split,
+                    meta={"system": system, "source": "loghub-2k", "lines": len(chunk), "abnormal_lines": bad,
+                          "first_line_id": chunk[0][0]},
+                ))
     return out

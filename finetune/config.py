@@ -98,6 +98,9 @@ class ProgramConfig(_Strict):
     """The program whose prompts are distilled (and evaluated): the same object runs, is scored and is trained."""
 
     kind: str = "coarse_to_fine"
+    prompt: Literal["compact", "json"] = Field("compact", description=(
+        "how the student is prompted (and its rows rendered): 'compact' (the compact adapter the programs use for "
+        "grammar-constrained in-process models) or 'json' (DSPy's JSON adapter, as hosted models are asked)"))
     retriever: Literal["default", "builtin", "none"] = "default"
     k: int = Field(3, ge=0, le=10, description="expert plans retrieved into the planner's prompt")
     max_templates: int = Field(40, ge=1)
@@ -126,9 +129,14 @@ class TeacherConfig(_Strict):
 
 
 class SFTDataConfig(_Strict):
-    """Building the thought and stepwise datasets."""
+    """Building the thought, stepwise (and optional direct / chain-of-thought) datasets."""
 
-    select: int | None = Field(None, ge=1, description="DPP-selected examples per task and kind (None: keep all)")
+    kinds: list[Literal["thought", "stepwise", "direct", "cot"]] = Field(
+        default_factory=lambda: ["thought", "stepwise"],
+        description="row kinds to build: the planner's and step reasoner's prompts, and the baselines' prompts")
+    select: int | dict[str, int | dict[str, int]] | None = Field(None, description=(
+        "DPP-selected rows per task and kind: one number, or a table by kind ('default' for the rest) whose "
+        "values are a number or a table by task (None: keep all)"))
     theta: float = Field(0.7, gt=0.0, lt=1.0, description="DPP relevance-vs-diversity trade-off")
     hinted_quality: float = Field(0.5, ge=0.0, le=1.0, description="DPP relevance of hinted traces (others 1.0)")
     max_tokens: int | None = Field(None, ge=64, description="drop conversations longer than this (never truncate)")
@@ -136,7 +144,7 @@ class SFTDataConfig(_Strict):
 
 class SFTPhase(_Strict):
     name: str
-    data: list[Literal["thought", "stepwise"]]
+    data: list[Literal["thought", "stepwise", "direct", "cot"]]
     continue_from: str | None = Field("previous", description="'previous' phase's adapter, a path, or None")
     trl: dict[str, Any] = Field(default_factory=dict, description="overrides of [sft.trl] for this phase")
 
@@ -164,7 +172,14 @@ class SFTConfigModel(_Strict):
 class MineConfig(_Strict):
     """Mistake mining: run the tuned student on the training set, correct its wrong solutions."""
 
-    corrector: str = Field("student", description="'student' (self-correction with the gold answer) or a model spec")
+    corrector: str = Field("student", description=(
+        "'student' (self-correction with the gold answer), 'expert' (the task's programmatic expert rewrites the "
+        "solution), 'auto' (self-correction where the answer is a label, the expert for free-text answers) or "
+        "a model spec"))
+    unused_first: bool = Field(True, description="mine training examples the SFT rows did not use first")
+    max_pairs: int | None = Field(None, ge=1, description="stop mining once this many pairs are found")
+    text_threshold: float = Field(0.5, ge=0.0, le=1.0, description=(
+        "free-text tasks (ROUGE-L): an answer scoring below this counts as a mistake"))
     api_base: str | None = None
     limit: int | None = Field(None, ge=1, description="at most this many training examples per task")
     constrain_gold: bool = Field(True, description="narrow the corrector's answer type to the gold label")
@@ -201,6 +216,10 @@ class FinetuneConfig(_Strict):
 
     run_dir: Path = Path("runs/finetune")
     seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description=(
+        "where TRL trains: 'cpu', 'cuda' (a GPU; bf16 when it supports it), or 'auto' (cuda when available)"))
+    save_steps: int = Field(25, ge=1, description="optimizer steps between checkpoints inside a training stage "
+                                                   "(a killed stage resumes from the last one)")
     threads: int | None = Field(None, ge=1, le=256, description=(
         "torch and llama.cpp threads (None: library defaults). On a loaded shared CPU, 1 can beat 2 by far"))
     datasets: list[DatasetConfig] = Field(default_factory=list)

@@ -105,6 +105,11 @@ def load_examples(cfg: DatasetConfig, split: str = "train", *, seed: int = 0, li
             raise InputError(f"dataset {cfg.name!r} needs logreasoner.evals", "give path= to a JSONL file instead") from None
         real = cfg.train_split if split == "train" else cfg.test_split if split == "test" else split
         exs = load_dataset(cfg.name, split=real, seed=seed)
+        from logreasoner.evals import get_dataset
+
+        field = get_dataset(cfg.name).answer_field
+        if field:  # which answer field the gold fills (e.g. remediation): the experts write it there
+            exs = [e.copy(meta={**(e.get("meta") or {}), "answer_field": field}) for e in exs]
         if cfg.task:
             exs = [e.copy(task=cfg.task) for e in exs]
     else:

@@ -10,7 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from logreasoner.finetune.sft import set_threads, train_and_save, trl_args, write_run_files
+from logreasoner.finetune.sft import (
+    last_checkpoint,
+    progress_callback,
+    set_threads,
+    train_and_save,
+    trl_args,
+    write_run_files,
+)
 
 __all__ = ["train_dpo", "pairs_dataset"]
 
@@ -24,7 +31,7 @@ def pairs_dataset(pairs: list[dict]) -> Any:
 
 def train_dpo(dataset: Any, out_dir: Path, *, sft_adapter: Path, student: str = "local",
               trl: dict[str, Any] | None = None, threads: int | None = None, measure: bool = False,
-              cache_dir: Path | None = None) -> dict[str, Any]:
+              cache_dir: Path | None = None, device: str = "auto", save_steps: int | None = None) -> dict[str, Any]:
     """Train DPO from ``sft_adapter``; returns metrics incl. the chosen-over-rejected reward margins.
 
     ``measure=True`` also evaluates the mean margin on the training pairs before and after training (extra
@@ -37,12 +44,13 @@ def train_dpo(dataset: Any, out_dir: Path, *, sft_adapter: Path, student: str = 
     set_threads(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     model, tok = load_student(student, adapter=sft_adapter, trainable=True, cache_dir=cache_dir)
-    args = trl_args(DPOConfig, out_dir / "trainer", trl or {})
-    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset, processing_class=tok)
+    args = trl_args(DPOConfig, out_dir / "trainer", trl or {}, device=device, save_steps=save_steps)
+    trainer = DPOTrainer(model=model, ref_model=None, args=args, train_dataset=dataset, processing_class=tok,
+                         callbacks=[progress_callback(out_dir / "progress.json", "dpo")])
     margin_before = margin_after = None
     if measure:
         margin_before = trainer.evaluate(eval_dataset=dataset).get("eval_rewards/margins")
-    run = train_and_save(trainer, out_dir)
+    run = train_and_save(trainer, out_dir, resume=last_checkpoint(out_dir / "trainer") if save_steps else None)
     if measure:
         margin_after = trainer.evaluate(eval_dataset=dataset).get("eval_rewards/margins")
     history = [h for h in trainer.state.log_history if "rewards/margins" in h]

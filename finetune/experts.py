@@ -6,8 +6,9 @@ shares) and from the gold label, picks the flowchart path (thought template) tho
 one finding per step with the concrete line numbers, words and values. Where the thought store is not
 available it follows the task's built-in method plan the same way.
 
-Two experts ship: anomaly detection (normal/abnormal, e.g. BGL templates or Loghub lines) and fault diagnosis
-(one label of a set, e.g. LogEval). Their traces are marked ``source="expert:<name>"``.
+Experts ship for every built-in task: anomaly detection (normal/abnormal) and fault diagnosis (one label of a
+set) here; parsing, root-cause analysis and interpretation (reference answers) in
+:mod:`logreasoner.finetune.experts_text`. Their traces are marked ``source="expert:<name>"``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from logreasoner.logs.excerpt import SEVERITY_RE, LogExcerpt
 from logreasoner.programs.answers import Plan, StepResult
+from logreasoner.programs.plan_text import clip, compact_plan, shorten_step
 from logreasoner.programs.retrieval import ExpertPlan
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "method_plans",
     "shorten_step",
     "compact_plan",
+    "message_of",
 ]
 
 _STOP = frozenset(
@@ -38,39 +41,17 @@ _STOP = frozenset(
 _CATCH_ALL = re.compile(r"\b(unknown|other|others|unspecified|not specify|does not specify|misc)\b", re.I)
 
 
-def _clip(text: str, n: int) -> str:
-    text = re.sub(r"\s+", " ", str(text)).strip()
-    if len(text) <= n:
-        return text
-    cut = text[:n]
-    if " " in cut[n // 2:]:
-        cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,;:-")
+_clip = clip
+_LEVEL = re.compile(r"\b(FATAL|ERROR|SEVERE|WARN(?:ING)?|INFO|DEBUG|TRACE|CRIT(?:ICAL)?|NOTICE|ALERT|EMERG)\b[:\s]*")
 
 
-def shorten_step(step: str, n: int = 90) -> str:
-    """A flowchart step in a few words: ``Decide: <question>? -> <answer>`` keeps question and answer,
-    ``Check: <what> - <details>`` keeps ``what``."""
-    s = re.sub(r"\s+", " ", step).strip()
-    m = re.match(r"^(Decide:\s*)(.*?)(\s*->\s*.+)$", s)
-    if m:
-        q = re.split(r"\s+-\s+|,\s+(?:such as|e\.g\.)", m.group(2))[0].rstrip("?").strip()
-        return _clip(f"{m.group(1)}{q}?", n - len(m.group(3))) + m.group(3)
-    head = re.split(r"\s+-\s+|,\s+then\s+|;\s+|,\s+such as\s+", s)[0]
-    return _clip(head, n)
-
-
-def compact_plan(plan: ExpertPlan | Plan, *, max_challenges: int = 1, step_chars: int = 60) -> Plan:
-    """A thought template as a short coarse plan (the planner's output): symptom, decisions, steps."""
-    overview = plan.problem_overview
-    m = re.search(r"Symptom:\s*([^.]+)", overview)
-    if m:
-        overview = m.group(1).strip()
-    overview = _clip(overview[0].upper() + overview[1:] if overview else overview, 70)
-    challenges = [_clip(re.sub(r"\s*\(branches:.*?\)\s*$", "", c).split(" - ")[0].rstrip("?") + "?", 70)
-                  if "(branches" in c else _clip(c, 70) for c in plan.key_challenges[:max_challenges]]
-    return Plan(problem_overview=overview, key_challenges=challenges,
-                reasoning_steps=[shorten_step(s, step_chars) for s in plan.reasoning_steps])
+def message_of(text: str, n: int = 48) -> str:
+    """The message part of a log line (what follows its last level word), clipped: what a finding quotes."""
+    last = None
+    for m in _LEVEL.finditer(text):
+        last = m
+    msg = text[last.end():] if last is not None and last.end() < len(text) - 3 else text
+    return clip(msg.replace("'", ""), n)
 
 
 def method_plans(task: Any, retriever: Any = None) -> list[ExpertPlan]:
@@ -192,8 +173,16 @@ class AnomalyExpert(Expert):
         if verdict not in ("normal", "abnormal"):
             raise ValueError(f"anomaly expert: gold verdict must be normal/abnormal, got {gold!r}")
         abnormal = verdict == "abnormal"
-        evidence = [n for n, _ in hits] if (abnormal and hits) else ([lines[0][0]] if abnormal and lines else [])
-        return {"lines": lines, "hits": hits, "abnormal": abnormal, "evidence": evidence,
+        shown = {n for n, _, _ in lines}
+        labelled = [n for n in (meta.get("abnormal_lines") or []) if n in shown]
+        if abnormal and labelled:  # per-line labels (a window of labelled lines): cite exactly those
+            evidence = labelled
+        else:
+            evidence = [n for n, _ in hits] if (abnormal and hits) else ([lines[0][0]] if abnormal and lines else [])
+        msgs = {n: message_of(text) for n, text, _ in lines}
+        focus = evidence if abnormal else [n for n, _ in hits]
+        quote = ", ".join(f"L{n} '{msgs[n]}'" for n in focus[:2] if n in msgs)
+        return {"lines": lines, "hits": hits, "abnormal": abnormal, "evidence": evidence, "quote": quote,
                 "system": meta.get("system"), "total": excerpt.total_lines, "templates": excerpt.total_templates}
 
     def decide(self, question, f):
@@ -225,18 +214,18 @@ class AnomalyExpert(Expert):
             ans = self.decide(step, f) or ""
             if "benign" in s:
                 if ans == "yes":
-                    return f"yes: {kw} here is a routine or corrected report, not a fault", [ln for ln, _ in f["hits"]]
-                return f"no: {kw} reports a real failure", [ln for ln, _ in f["hits"]]
+                    return f"yes: {f['quote'] or kw} is routine here, not a fault", [ln for ln, _ in f["hits"]][:6]
+                return f"no: {f['quote'] or kw} is a real failure", f["evidence"][:6]
             if "failure signature" in s or "fatal" in s:
                 if ans == "yes":
-                    return f"yes: {kw}", [ln for ln, _ in f["hits"]]
+                    return f"yes: {f['quote'] or kw}", (f["evidence"] or [ln for ln, _ in f["hits"]])[:6]
                 return "no: no fatal, error, failure, timeout or exception word in the lines", []
             if "explained" in s:
                 return ("yes: routine operation explains it", []) if ans == "yes" else \
                     ("no: no routine operation explains it", f["evidence"])
             if "lifecycle" in s or "rare" in s:
                 if ans == "yes":
-                    return f"yes: L{n} reports a fault condition", f["evidence"]
+                    return f"yes: {f['quote'] or f'L{n}'} reports a fault condition", f["evidence"][:6]
                 return f"no: L{n} is part of the normal background", []
         if "fatal" in s or "error" in s or "failure word" in s or "severity" in s:
             return (f"severity words: {kw}", [ln for ln, _ in f["hits"]]) if f["hits"] else \
@@ -338,7 +327,19 @@ class DiagnosisExpert(Expert):
         return {"label": f["gold"]}
 
 
-_EXPERTS: dict[str, Callable[[], Expert]] = {"anomaly": AnomalyExpert, "diagnosis": DiagnosisExpert}
+def _text_expert(name: str) -> Callable[[], Expert]:
+    def make() -> Expert:
+        from logreasoner.finetune import experts_text
+
+        return getattr(experts_text, name)()
+
+    return make
+
+
+_EXPERTS: dict[str, Callable[[], Expert]] = {
+    "anomaly": AnomalyExpert, "diagnosis": DiagnosisExpert, "parse": _text_expert("ParseExpert"),
+    "rca": _text_expert("RCAExpert"), "interpret": _text_expert("InterpretExpert"),
+}
 
 
 def get_expert(task: Any) -> Expert | None:

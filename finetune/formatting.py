@@ -1,10 +1,11 @@
 """Training conversations formatted exactly as the program prompts the model at run time.
 
-The messages come from the program's own predictors and signatures, rendered by ``dspy.JSONAdapter().format``
-(the first adapter of the programs' chain): the excerpt is built and the expert plans are retrieved by the same
-program object, the step signature is narrowed to the example's label set as :class:`StepReasoner` does. The
-assistant turn is the JSON object the adapter parses, fields in the signature's order (the order the
-constrained decoder's grammar enforces), written compactly.
+The messages come from the program's own predictors and signatures, rendered by the adapter the student is
+asked with at run time (:func:`adapter_for`: the compact adapter for a grammar-constrained in-process student,
+the default; ``program.prompt = "json"`` keeps DSPy's JSON adapter): the excerpt is built and the expert plans
+are retrieved by the same program object under that adapter's prompt profile, the step signature is narrowed to
+the example's label set as :class:`StepReasoner` does. The assistant turn is the JSON object the adapter parses,
+fields in the signature's order (the order the constrained decoder's grammar enforces), written compactly.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import dspy
 from pydantic import BaseModel
 
 from logreasoner.programs.answers import Plan
-from logreasoner.programs.retrieval import render_plans
 
 __all__ = [
+    "adapter_for",
+    "direct_messages",
+    "direct_conversation",
     "make_program",
     "program_context",
     "planner_messages",
@@ -56,20 +59,33 @@ def make_program(task: Any, program_cfg: Any = None, **kwargs: Any) -> Any:
     return program
 
 
-def program_context(program: Any, log: Any, question: str | None) -> tuple[Any, str]:
-    """(excerpt, rendered expert plans) exactly as ``program.forward`` computes them."""
-    excerpt = program._excerpt(log, None)
-    plans = program.retrieve(excerpt, question)
-    return excerpt, render_plans(plans)
+def adapter_for(program_cfg: Any = None) -> Any:
+    """The adapter the student is prompted with (and its training rows rendered with): ``program.prompt``."""
+    if getattr(program_cfg, "prompt", "compact") == "json":
+        return dspy.JSONAdapter()
+    from logreasoner.programs.compact import CompactAdapter
+
+    return CompactAdapter()
+
+
+def program_context(program: Any, log: Any, question: str | None, adapter: Any = None) -> tuple[Any, str]:
+    """(excerpt, rendered expert plans) exactly as ``program.forward`` computes them under ``adapter``'s
+    prompt profile."""
+    with dspy.context(adapter=adapter or adapter_for(None)):
+        excerpt = program._excerpt(log, None)
+        profile = program._profile()
+        plans = program.retrieve(excerpt, question, k=profile.plans)
+        return excerpt, program.render_expert_plans(plans, profile)
 
 
 def _demos(predictor: Any) -> list:
     return list(getattr(predictor, "demos", None) or [])
 
 
-def planner_messages(program: Any, *, excerpt_text: str, expert_plans: str, question: str | None) -> list[dict]:
+def planner_messages(program: Any, *, excerpt_text: str, expert_plans: str, question: str | None,
+                     adapter: Any = None) -> list[dict]:
     pred = program.planner.predict
-    return dspy.JSONAdapter().format(pred.signature, demos=_demos(pred), inputs={
+    return (adapter or adapter_for(None)).format(pred.signature, demos=_demos(pred), inputs={
         "question": question or "", "log_excerpt": excerpt_text, "expert_plans": expert_plans})
 
 
@@ -81,11 +97,30 @@ def step_signature_for(program: Any, labels: list[str] | None) -> Any:
 
 
 def step_messages(program: Any, *, excerpt_text: str, plan: Plan | str, question: str | None,
-                  labels: list[str] | None) -> list[dict]:
+                  labels: list[str] | None, adapter: Any = None) -> list[dict]:
     sig = step_signature_for(program, labels)
     plan_text = plan.render() if isinstance(plan, Plan) else str(plan)
-    return dspy.JSONAdapter().format(sig, demos=_demos(program.step_reasoner.predict), inputs={
+    return (adapter or adapter_for(None)).format(sig, demos=_demos(program.step_reasoner.predict), inputs={
         "question": question or "", "log_excerpt": excerpt_text, "plan": plan_text})
+
+
+def direct_signature_for(program: Any, labels: list[str] | None, reasoning: bool = False) -> Any:
+    """The direct (``reasoning=False``) or chain-of-thought baseline's signature, narrowed as at run time."""
+    from logreasoner.programs.modules import _answer_sig
+
+    base = program.predict.predict.signature if hasattr(program.predict, "predict") else program.predict.signature
+    sig = _answer_sig(base, program.task, labels)
+    if reasoning and "reasoning" not in sig.output_fields:
+        sig = sig.prepend("reasoning", dspy.OutputField(desc="Let's think step by step."), type_=str)
+    return sig
+
+
+def direct_messages(program: Any, *, excerpt_text: str, question: str | None, labels: list[str] | None,
+                    reasoning: bool = False, adapter: Any = None) -> list[dict]:
+    sig = direct_signature_for(program, labels, reasoning)
+    pred = program.predict.predict if hasattr(program.predict, "predict") else program.predict
+    return (adapter or adapter_for(None)).format(sig, demos=_demos(pred), inputs={
+        "question": question or "", "log_excerpt": excerpt_text})
 
 
 def _plain(value: Any) -> Any:
@@ -110,16 +145,29 @@ def assistant_json(signature: Any, outputs: dict[str, Any]) -> str:
 
 
 def thought_conversation(program: Any, *, excerpt_text: str, expert_plans: str, question: str | None,
-                         plan: Plan) -> list[dict]:
+                         plan: Plan, adapter: Any = None) -> list[dict]:
     """log problem -> coarse plan, as the planner is prompted."""
-    msgs = planner_messages(program, excerpt_text=excerpt_text, expert_plans=expert_plans, question=question)
+    msgs = planner_messages(program, excerpt_text=excerpt_text, expert_plans=expert_plans, question=question,
+                            adapter=adapter)
     content = assistant_json(program.planner.predict.signature, plan.model_dump())
     return msgs + [{"role": "assistant", "content": content}]
 
 
 def stepwise_conversation(program: Any, *, excerpt_text: str, plan: Plan, question: str | None,
-                          labels: list[str] | None, steps: list[Any], answer: Any) -> list[dict]:
+                          labels: list[str] | None, steps: list[Any], answer: Any, adapter: Any = None) -> list[dict]:
     """problem + plan -> instantiated steps -> answer, as the step reasoner is prompted."""
-    msgs = step_messages(program, excerpt_text=excerpt_text, plan=plan, question=question, labels=labels)
+    msgs = step_messages(program, excerpt_text=excerpt_text, plan=plan, question=question, labels=labels,
+                         adapter=adapter)
     content = assistant_json(step_signature_for(program, labels), {"steps": steps, "answer": answer})
+    return msgs + [{"role": "assistant", "content": content}]
+
+
+def direct_conversation(program: Any, *, excerpt_text: str, question: str | None, labels: list[str] | None,
+                        answer: Any, reasoning: str | None = None, adapter: Any = None) -> list[dict]:
+    """log problem -> typed answer (the direct baseline), or -> reasoning -> answer (chain of thought)."""
+    cot = reasoning is not None
+    msgs = direct_messages(program, excerpt_text=excerpt_text, question=question, labels=labels, reasoning=cot,
+                           adapter=adapter)
+    outputs = {"answer": answer, **({"reasoning": reasoning} if cot else {})}
+    content = assistant_json(direct_signature_for(program, labels, cot), outputs)
     return msgs + [{"role": "assistant", "content": content}]

@@ -61,9 +61,18 @@ class Pipeline:
     def _hash(self, *parts: Any) -> str:
         return config_hash([_dump(p) for p in parts])
 
-    def _stage(self, name: str, chash: str, force: bool, fn: Callable[[dict], None]) -> dict:
+    def _stage(self, name: str, chash: str, force: bool, fn: Callable[[dict], None],
+               checkpoints: Path | None = None) -> dict:
         if not force and self.state.done(name, chash):
             return self.state.stage(name)["outputs"]
+        if checkpoints is not None:
+            # a stage killed mid-way resumes from its last checkpoint; one whose configuration changed (or is
+            # forced) starts again, so stale checkpoints must not be picked up
+            prev = self.state.stage(name) or {}
+            if force or prev.get("config_hash") != chash or prev.get("status") == "done":
+                import shutil
+
+                shutil.rmtree(checkpoints, ignore_errors=True)
         with self.state.running(name, chash) as out:
             fn(out)
         return out
@@ -133,7 +142,7 @@ class Pipeline:
             d = self.cfg.sft_data
             out.update(build_sft_datasets(traces, self.run_dir / "data", program_cfg=self.cfg.program,
                                           select=d.select, theta=d.theta, hinted_quality=d.hinted_quality,
-                                          tokenizer=tok, max_tokens=d.max_tokens))
+                                          tokenizer=tok, max_tokens=d.max_tokens, kinds=tuple(d.kinds)))
         return self._stage("sft-data", chash, force, run)
 
     def sft(self, phase: str | None = None, force: bool = False) -> dict:
@@ -164,11 +173,42 @@ class Pipeline:
                 ds = load_sft_dataset(self.run_dir / "data", list(ph.data))
                 out.update(train_sft(ds, self.run_dir / f"sft-{ph.name}", student=self.cfg.student,
                                      init_adapter=init, lora=self.cfg.sft.lora, trl=self.cfg.sft.trl,
-                                     phase_trl=ph.trl, threads=self.cfg.threads))
-            results[ph.name] = self._stage(f"sft:{ph.name}", chash, force, run)
+                                     phase_trl=ph.trl, threads=self.cfg.threads, device=self.cfg.device,
+                                     save_steps=self.cfg.save_steps))
+            results[ph.name] = self._stage(f"sft:{ph.name}", chash, force, run,
+                                           checkpoints=self.run_dir / f"sft-{ph.name}" / "trainer")
         if phase is not None and phase not in results:
             raise ConfigError(f"no SFT phase named {phase!r}", f"choose one of: {', '.join(p.name for p in self.phases)}")
         return results
+
+    def _sft_ids(self) -> set[str]:
+        """Example ids behind the SFT rows (mining prefers the examples training did not use)."""
+        import json as _json
+
+        ids: set[str] = set()
+        for f in (self.run_dir / "data").glob("*.jsonl"):
+            with f.open(encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        ids.add(str(_json.loads(line).get("id", "")).split("#")[0])
+                    except ValueError:
+                        continue
+        return ids
+
+    def mine_examples(self) -> list:
+        """The mining pool: training examples, those the SFT rows did not use first, at most ``mine.limit``
+        per task, interleaved over tasks so that ``max_pairs`` stops on a mix."""
+        m = self.cfg.mine
+        exs = self.train_examples()
+        used = self._sft_ids() if m.unused_first else set()
+        by_task: dict[str, list] = {}
+        for e in sorted(exs, key=lambda e: example_id(e) in used):  # stable: unused first
+            by_task.setdefault(e.get("task"), []).append(e)
+        groups = [g[: m.limit] if m.limit else g for g in by_task.values()]
+        out = []
+        for i in range(max((len(g) for g in groups), default=0)):
+            out.extend(g[i] for g in groups if i < len(g))
+        return out
 
     def mine(self, force: bool = False) -> dict:
         from logreasoner.finetune.mining import mine_pairs, save_jsonl
@@ -176,12 +216,7 @@ class Pipeline:
         m = self.cfg.mine
         adapter = self.last_sft_adapter()
         sft_stamp = (self.state.stage(f"sft:{self.phases[-1].name}") or {}).get("finished")
-        exs = self.train_examples()
-        if m.limit:
-            by_task: dict[str, list] = {}
-            for e in exs:
-                by_task.setdefault(e.get("task"), []).append(e)
-            exs = [e for group in by_task.values() for e in group[: m.limit]]
+        exs = self.mine_examples()
         chash = self._hash(m, self.cfg.program, sft_stamp, sorted(example_id(e) for e in exs))
 
         def run(out: dict) -> None:
@@ -189,26 +224,39 @@ class Pipeline:
                 raise ConfigError(f"no SFT adapter at {adapter}", "run the 'sft' stage first")
             planner_lm, step_lm = self._lms(adapter, m.max_tokens, m.backend)
             if self.corrector_lm is not None:
-                corrector = self.corrector_lm
-            elif m.corrector == "student":
-                corrector = step_lm
+                corrector, mode = self.corrector_lm, m.corrector if m.corrector in ("auto", "expert") else "lm"
+            elif m.corrector in ("student", "auto", "expert"):
+                corrector, mode = step_lm, m.corrector
             else:
                 from logreasoner.lm import load_lm
 
-                corrector = load_lm(m.corrector, api_base=m.api_base)
-            bar = self._bar(len(exs), "mine")
+                corrector, mode = load_lm(m.corrector, api_base=m.api_base), "lm"
+            bar = self._bar(len(exs), "mine" + (f" (stops at {m.max_pairs} pairs)" if m.max_pairs else ""))
+            partial = self.run_dir / "mine" / f"partial.{chash[:12]}.jsonl"
+            if force and partial.is_file():
+                partial.unlink()
             pairs, records = mine_pairs(exs, student_lm=planner_lm, step_lm=step_lm, corrector_lm=corrector,
                                         program_cfg=self.cfg.program, constrain_gold=m.constrain_gold,
                                         include_format_failures=m.include_format_failures,
-                                        min_score=self.cfg.teacher.min_score, progress=bar)
+                                        min_score=self.cfg.teacher.min_score, progress=bar,
+                                        corrector=mode if mode != "lm" else "student",
+                                        text_threshold=m.text_threshold, max_pairs=m.max_pairs, checkpoint=partial)
             bar.close()
             save_jsonl(pairs, self.run_dir / "mine" / "pairs.jsonl")
             save_jsonl(records, self.run_dir / "mine" / "records.jsonl")
-            wrong = [r for r in records if r["score"] < self.cfg.teacher.min_score]
+            wrong = [r for r in records if r.get("wrong", r["score"] < self.cfg.teacher.min_score)]
+            by_task: dict[str, dict] = {}
+            for r in records:
+                t = by_task.setdefault(r["task"], {"examples": 0, "wrong": 0, "pairs": 0})
+                t["examples"] += 1
+                t["wrong"] += int(r.get("wrong", False))
+                t["pairs"] += int(r.get("pair", False))
             out.update(examples=len(records), wrong=len(wrong),
                        format_failures=sum(r["format_failure"] for r in records),
                        corrected=sum(bool(r.get("corrected")) for r in records), pairs=len(pairs),
-                       corrector=m.corrector,
+                       corrector=m.corrector, by_task=by_task,
+                       pairs_by_corrector={k: sum(p.get("corrected_by") == k for p in pairs)
+                                           for k in sorted({p.get("corrected_by") for p in pairs})},
                        train_score=round(sum(r["score"] for r in records) / max(1, len(records)), 4))
         return self._stage("mine", chash, force, run)
 
@@ -230,8 +278,9 @@ class Pipeline:
                 return
             out.update(train_dpo(pairs_dataset(pairs), self.run_dir / "dpo", sft_adapter=self.last_sft_adapter(),
                                  student=self.cfg.student, trl=self.cfg.dpo.trl, threads=self.cfg.threads,
-                                 measure=self.cfg.dpo.measure_margin))
-        return self._stage("dpo", chash, force, run)
+                                 measure=self.cfg.dpo.measure_margin, device=self.cfg.device,
+                                 save_steps=self.cfg.save_steps))
+        return self._stage("dpo", chash, force, run, checkpoints=self.run_dir / "dpo" / "trainer")
 
     def export(self, force: bool = False) -> dict:
         from logreasoner.finetune.export import export_run

@@ -1,9 +1,11 @@
 """Stage 2 — thought and stepwise SFT datasets (Hugging Face ``datasets``, conversational form).
 
 *Thought* rows teach the planner: log problem (excerpt + retrieved expert plans) -> coarse plan. *Stepwise* rows
-teach the step reasoner: problem + plan -> instantiated steps -> answer. Both are formatted by
-:mod:`logreasoner.finetune.formatting` from the same program object that runs and is evaluated. Before saving,
-a DPP picks a diverse subset per task (``sft_data.select``); hinted traces count as less relevant.
+teach the step reasoner: problem + plan -> instantiated steps -> answer. *Direct* and *cot* rows (optional) teach
+the baselines' prompts the same answers (chain of thought: the steps' findings as its reasoning), so one student
+serves every program. All are formatted by :mod:`logreasoner.finetune.formatting` from the same program objects
+that run and are evaluated. Before saving, a DPP picks a diverse subset per task and kind (``sft_data.select``);
+hinted traces count as less relevant.
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from logreasoner.finetune.diversity import select_diverse
-from logreasoner.finetune.formatting import make_program, stepwise_conversation, thought_conversation
+from logreasoner.finetune.formatting import (
+    adapter_for,
+    direct_conversation,
+    make_program,
+    stepwise_conversation,
+    thought_conversation,
+)
 from logreasoner.finetune.traces import Trace, trace_context
 
-__all__ = ["build_rows", "select_rows", "build_sft_datasets", "load_sft_dataset", "KINDS"]
+__all__ = ["build_rows", "select_rows", "build_sft_datasets", "load_sft_dataset", "KINDS", "cot_reasoning"]
 
-KINDS = ("thought", "stepwise")
+KINDS = ("thought", "stepwise", "direct", "cot")
 
 
 def _trace_text(t: Trace) -> str:
@@ -26,24 +34,47 @@ def _trace_text(t: Trace) -> str:
     return f"{t.log}\n{t.plan.render()}\n{steps}\n{t.answer}"
 
 
-def build_rows(traces: list[Trace], *, program_cfg: Any = None) -> dict[str, list[dict]]:
-    """One thought and one stepwise row per trace (columns: messages, id, task, source, hinted, text)."""
+def cot_reasoning(t: Trace) -> str:
+    """A trace's steps as one chain-of-thought paragraph (what the ``cot`` baseline writes before answering)."""
+    return " ".join(f"{s.step}: {s.finding}." for s in t.steps)[:600]
+
+
+def build_rows(traces: list[Trace], *, program_cfg: Any = None,
+               kinds: tuple[str, ...] = ("thought", "stepwise")) -> dict[str, list[dict]]:
+    """One row per trace and kind (columns: messages, id, task, source, hinted, text)."""
+    from logreasoner.programs import build_program
+
+    adapter = adapter_for(program_cfg)
     programs: dict[str, Any] = {}
+    direct: dict[str, Any] = {}
     rows: dict[str, list[dict]] = {k: [] for k in KINDS}
     for t in traces:
         program = programs.setdefault(t.task, make_program(t.task, program_cfg))
-        excerpt_text, plans = trace_context(program, t)
+        excerpt_text, plans = trace_context(program, t, adapter)
         meta = {"id": t.id, "task": t.task, "source": t.source, "hinted": t.hinted, "text": _trace_text(t)}
-        rows["thought"].append({"messages": thought_conversation(
-            program, excerpt_text=excerpt_text, expert_plans=plans, question=t.question, plan=t.plan), **meta})
-        rows["stepwise"].append({"messages": stepwise_conversation(
-            program, excerpt_text=excerpt_text, plan=t.plan, question=t.question, labels=t.labels,
-            steps=t.steps, answer=t.answer), **meta})
+        if "thought" in kinds:
+            rows["thought"].append({"messages": thought_conversation(
+                program, excerpt_text=excerpt_text, expert_plans=plans, question=t.question, plan=t.plan,
+                adapter=adapter), **meta})
+        if "stepwise" in kinds:
+            rows["stepwise"].append({"messages": stepwise_conversation(
+                program, excerpt_text=excerpt_text, plan=t.plan, question=t.question, labels=t.labels,
+                steps=t.steps, answer=t.answer, adapter=adapter), **meta})
+        for kind in ("direct", "cot"):
+            if kind not in kinds:
+                continue
+            base = direct.setdefault(f"{kind}:{t.task}", build_program(
+                kind, t.task, max_templates=program.max_templates, max_chars=program.max_chars))
+            rows[kind].append({"messages": direct_conversation(
+                base, excerpt_text=excerpt_text, question=t.question, labels=t.labels, answer=t.answer,
+                reasoning=cot_reasoning(t) if kind == "cot" else None, adapter=adapter), **meta})
     return rows
 
 
-def select_rows(rows: list[dict], k: int | None, *, theta: float = 0.7, hinted_quality: float = 0.5) -> list[dict]:
-    """A DPP-diverse subset of at most ``k`` rows per task (all rows when ``k`` is None)."""
+def select_rows(rows: list[dict], k: int | dict[str, int] | None, *, theta: float = 0.7,
+                hinted_quality: float = 0.5) -> list[dict]:
+    """A DPP-diverse subset of at most ``k`` rows per task (``k`` may map task names to their own cap; all rows
+    when ``k`` is None or a task has no cap)."""
     by_task: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_task[r["task"]].append(r)
@@ -51,7 +82,8 @@ def select_rows(rows: list[dict], k: int | None, *, theta: float = 0.7, hinted_q
     for task in sorted(by_task):
         group = by_task[task]
         rel = [hinted_quality if r["hinted"] else 1.0 for r in group]
-        idx = select_diverse([r["text"] for r in group], k, relevance=rel, theta=theta)
+        cap = k.get(task) if isinstance(k, dict) else k
+        idx = select_diverse([r["text"] for r in group], cap, relevance=rel, theta=theta)
         out.extend(group[i] for i in sorted(idx))
     return out
 
@@ -61,9 +93,10 @@ def _token_length(tokenizer: Any, messages: list[dict]) -> int:
     return len(enc["input_ids"])
 
 
-def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any = None, select: int | None = None,
-                       theta: float = 0.7, hinted_quality: float = 0.5, tokenizer: Any = None,
-                       max_tokens: int | None = None) -> dict[str, dict]:
+def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any = None,
+                       select: int | dict[str, Any] | None = None, theta: float = 0.7, hinted_quality: float = 0.5,
+                       tokenizer: Any = None, max_tokens: int | None = None,
+                       kinds: tuple[str, ...] = ("thought", "stepwise")) -> dict[str, dict]:
     """Build, select and save ``out_dir/<kind>`` (``datasets.save_to_disk``) plus a JSONL copy to read.
 
     Conversations longer than ``max_tokens`` (by ``tokenizer``) are dropped, never truncated: a truncated prompt
@@ -71,10 +104,11 @@ def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any =
     """
     from datasets import Dataset
 
-    rows = build_rows(traces, program_cfg=program_cfg)
+    rows = build_rows(traces, program_cfg=program_cfg, kinds=kinds)
     summary: dict[str, dict] = {}
-    for kind in KINDS:
-        chosen = select_rows(rows[kind], select, theta=theta, hinted_quality=hinted_quality)
+    for kind in kinds:
+        cap = select.get(kind, select.get("default")) if isinstance(select, dict) else select
+        chosen = select_rows(rows[kind], cap, theta=theta, hinted_quality=hinted_quality)
         dropped = 0
         lengths = []
         if tokenizer is not None:

@@ -13,12 +13,13 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
+import dspy
 from pydantic import BaseModel, Field
 
 from logreasoner.errors import ConfigError
 from logreasoner.finetune.data import example_id
 from logreasoner.finetune.experts import get_expert, method_plans
-from logreasoner.finetune.formatting import make_program, program_context
+from logreasoner.finetune.formatting import adapter_for, make_program, program_context
 from logreasoner.programs.answers import Plan, StepResult
 from logreasoner.tasks import get_task
 
@@ -72,7 +73,8 @@ def expert_traces(examples: Iterable[Any], *, program_cfg: Any = None, progress:
             programs[task.name] = make_program(task, program_cfg)
             plans[task.name] = method_plans(task, getattr(programs[task.name], "retriever", None))
         program = programs[task.name]
-        excerpt = program._excerpt(ex.get("log"), None)
+        with dspy.context(adapter=adapter_for(program_cfg)):
+            excerpt = program._excerpt(ex.get("log"), None)
         labels = ex.get("labels")
         try:
             sol = expert.solve(excerpt, ex.get("answer"), labels=labels, meta=ex.get("meta") or {},
@@ -171,7 +173,7 @@ def load_traces(path: Path) -> list[Trace]:
         return [Trace.model_validate(json.loads(line)) for line in f if line.strip()]
 
 
-def trace_context(program: Any, trace: Trace) -> tuple[str, str]:
-    """(excerpt text, rendered expert plans) the program shows for this trace's problem."""
-    excerpt, plans = program_context(program, trace.log, trace.question)
+def trace_context(program: Any, trace: Trace, adapter: Any = None) -> tuple[str, str]:
+    """(excerpt text, rendered expert plans) the program shows for this trace's problem under ``adapter``."""
+    excerpt, plans = program_context(program, trace.log, trace.question, adapter)
     return excerpt.text, plans

@@ -30,10 +30,17 @@ class StageResult:
 
 
 def default_adapters() -> list[Any]:
-    """The adapter chain: the user's adapter if one is set in ``dspy.context``, else JSON then chat."""
+    """The adapter chain: the user's adapter if one is set in ``dspy.context``; the compact adapter for an
+    in-process model that decodes with the schema as a grammar (it always parses, and a second prompt format
+    would only double the time); else JSON then chat."""
+    from logreasoner.programs.compact import CompactAdapter
+    from logreasoner.programs.profile import decodes_with_grammar
+
     configured = dspy.settings.adapter
     if configured is not None:
         return [configured]
+    if decodes_with_grammar(dspy.settings.lm):
+        return [CompactAdapter()]
     return [dspy.JSONAdapter(), dspy.ChatAdapter(use_json_adapter_fallback=False)]
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from logreasoner.programs.answers import StepResult
 from logreasoner.programs.calling import call_predictor
-from logreasoner.programs.signatures import DATA_NOTE
+from logreasoner.programs.signatures import LOG_DESC
 from logreasoner.tasks import Task, get_task
 
 __all__ = ["Corrector", "corrector_signature", "render_solution"]
@@ -30,12 +30,12 @@ def corrector_signature(task_description: str, answer_type: type[BaseModel]) -> 
         "the number of steps + 1 if every step is right and only the final answer is wrong), then rewrite the "
         "solution from that step on so that it reaches the correct answer by sound reasoning on the log lines: "
         "state concrete values and cite line numbers. Do not mention that the answer was given to you. "
-        f"Task: {task_description} " + DATA_NOTE
+        f"Task: {task_description}"
     )
     return dspy.Signature(
         {
             "question": (str, dspy.InputField(desc="what the user asks (may be empty)")),
-            "log_excerpt": (str, dspy.InputField(desc="the log lines, grouped by template")),
+            "log_excerpt": (str, dspy.InputField(desc=LOG_DESC)),
             "plan": (str, dspy.InputField(desc="the coarse plan the student carried out")),
             "wrong_solution": (str, dspy.InputField(desc="the student's steps and answer, as JSON")),
             "gold_answer": (str, dspy.InputField(desc="the correct final answer")),

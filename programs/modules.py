@@ -13,6 +13,9 @@ import dspy
 from logreasoner.logs.excerpt import LogExcerpt, build_excerpt
 from logreasoner.programs.answers import Plan, StepResult
 from logreasoner.programs.calling import call_predictor
+from logreasoner.programs.hygiene import clean_outputs, echoes_marker
+from logreasoner.programs.plan_text import render_plans_compact
+from logreasoner.programs.profile import PromptProfile, active_profile
 from logreasoner.programs.retrieval import ExpertPlan, Retriever, render_plans
 from logreasoner.programs.signatures import coarse_plan_signature, direct_signature, step_signature
 from logreasoner.tasks import Task, get_task
@@ -84,10 +87,21 @@ class _ExcerptMixin:
 
         return await asyncio.to_thread(self.forward, *args, **kwargs)
 
+    def _profile(self) -> PromptProfile:
+        """The prompt profile of the model that answers (the step stage's own LM when it has one)."""
+        return active_profile(getattr(self, "step_lm", None))
+
     def _excerpt(self, log: Any, path: str | None) -> LogExcerpt:
         line_task = getattr(self, "task", None) is not None and self.task.input_kind == "line"
-        return as_excerpt(log, path=path, max_templates=self.max_templates, max_chars=self.max_chars,
+        profile = self._profile()
+        return as_excerpt(log, path=path, max_templates=min(self.max_templates, profile.max_templates),
+                          max_chars=min(self.max_chars, profile.excerpt_chars),
                           group=self.group and not line_task, numbered=not line_task)
+
+
+def _shown(excerpt: LogExcerpt) -> set[int] | None:
+    """Line numbers a model may cite (None when the excerpt keeps no index, e.g. several sources)."""
+    return set(excerpt.line_index) if excerpt.line_index else None
 
 
 class LogReasoner(_ExcerptMixin, dspy.Module):
@@ -128,18 +142,26 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
         self.planner_lm, self.step_lm = planner_lm, step_lm
         self.k, self.max_templates, self.max_chars, self.group = k, max_templates, max_chars, group
 
-    def retrieve(self, excerpt: LogExcerpt, question: str | None) -> list[ExpertPlan]:
-        if self.retriever is None or self.k <= 0:
+    def retrieve(self, excerpt: LogExcerpt, question: str | None, k: int | None = None) -> list[ExpertPlan]:
+        k = self.k if k is None else min(k, self.k)
+        if self.retriever is None or k <= 0:
             return []
         query = f"{question or ''}\n{self.task.description}\n" + "\n".join(g.first.text for g in excerpt.shown[:30])
-        return list(self.retriever.retrieve(query, task=self.task.name, k=self.k))
+        return list(self.retriever.retrieve(query, task=self.task.name, k=k))
+
+    @staticmethod
+    def render_expert_plans(plans: list[ExpertPlan], profile: PromptProfile) -> str:
+        """The expert plans as the planner reads them: condensed for the compact profile, in full otherwise."""
+        return render_plans_compact(plans, k=profile.plans) if profile.compact_plans else render_plans(plans)
 
     def forward(self, log: Any = None, question: str | None = None, labels: list[str] | None = None,
                 path: str | None = None) -> dspy.Prediction:
         excerpt = self._excerpt(log, path)
-        plans = self.retrieve(excerpt, question)
+        profile = self._profile()
+        plans = self.retrieve(excerpt, question, k=profile.plans)
         with dspy.context(**({"lm": self.planner_lm} if self.planner_lm else {})):
-            coarse = self.planner(log_excerpt=excerpt.text, question=question or "", expert_plans=render_plans(plans))
+            coarse = self.planner(log_excerpt=excerpt.text, question=question or "",
+                                  expert_plans=self.render_expert_plans(plans, profile))
         errors = []
         plan = coarse.plan
         if plan is None:
@@ -154,13 +176,19 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
                                       labels=labels)
         if fine.answer is None:
             errors.append(f"step reasoner: {fine.format_error}")
-        cited = sorted({n for s in fine.steps for n in s.evidence_lines} |
-                       set(getattr(fine.answer, "evidence_lines", None) or []))
+        raw_cited = {n for s in fine.steps for n in s.evidence_lines} | set(
+            getattr(fine.answer, "evidence_lines", None) or [])
+        plan, steps, answer, degenerate = clean_outputs(plan=plan, steps=fine.steps, answer=fine.answer,
+                                                        shown=_shown(excerpt))
+        cited = sorted({n for s in steps for n in s.evidence_lines} |
+                       set(getattr(answer, "evidence_lines", None) or []))
         return dspy.Prediction(
-            answer=fine.answer, plan=plan, steps=fine.steps, expert_plans=plans, excerpt=excerpt.text,
-            evidence=excerpt.evidence(cited), invented_lines=[n for n in cited if n not in excerpt.line_index],
+            answer=answer, plan=plan, steps=steps, expert_plans=plans, excerpt=excerpt.text,
+            evidence=excerpt.evidence(cited),
+            invented_lines=sorted(n for n in raw_cited if n not in excerpt.line_index),
             format_error="; ".join(errors) or None, raw=fine.raw or coarse.raw,
-            plan_format_error=coarse.format_error, task=self.task.name,
+            plan_format_error=coarse.format_error, task=self.task.name, degenerate=degenerate,
+            prompt_profile=profile.name,
         )
 
 
@@ -187,11 +215,18 @@ class DirectAnswer(_ExcerptMixin, dspy.Module):
         r = call_predictor(self.predict.predict if hasattr(self.predict, "predict") else self.predict,
                            question=question or "", log_excerpt=excerpt.text, signature=sig)
         answer = r.prediction.answer if r.ok else None
+        raw_cited = list(getattr(answer, "evidence_lines", None) or [])
+        _, _, answer, degenerate = clean_outputs(answer=answer, shown=_shown(excerpt))
+        reasoning = getattr(r.prediction, "reasoning", None) if r.ok else None
+        if reasoning is not None and echoes_marker(reasoning):
+            degenerate = sorted(set(degenerate) | {"marker_echo"})
         cited = list(getattr(answer, "evidence_lines", None) or [])
         return dspy.Prediction(
-            answer=answer, reasoning=getattr(r.prediction, "reasoning", None) if r.ok else None,
+            answer=answer, reasoning=reasoning,
             excerpt=excerpt.text, evidence=excerpt.evidence(cited), plan=None, steps=[], expert_plans=[],
+            invented_lines=sorted({n for n in raw_cited if n not in excerpt.line_index}),
             format_error="; ".join(r.errors) if not r.ok else None, raw=r.raw, task=self.task.name,
+            degenerate=degenerate, prompt_profile=self._profile().name,
         )
 
 

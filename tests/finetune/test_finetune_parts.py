@@ -99,26 +99,41 @@ def test_plans_are_shortened_not_invented():
     assert p.reasoning_steps == ["Check: the level"]
 
 
-def test_training_messages_are_the_programs_own_prompts():
-    """The SFT prompt equals what the program sends at run time (captured from a DummyLM call)."""
-    from logreasoner.finetune.formatting import make_program, program_context, step_messages
+@pytest.mark.parametrize("prompt", ["compact", "json"])
+def test_training_messages_are_the_programs_own_prompts(prompt):
+    """The SFT prompts (planner and step reasoner) equal what the program sends at run time under the same
+    adapter (captured from a DummyLM call)."""
+    from logreasoner.finetune.formatting import (
+        adapter_for,
+        make_program,
+        planner_messages,
+        program_context,
+        step_messages,
+    )
     from logreasoner.finetune.config import ProgramConfig
     from logreasoner.programs.answers import Plan
 
-    cfg = ProgramConfig(retriever="builtin", k=1)
+    cfg = ProgramConfig(retriever="builtin", k=1, prompt=prompt)
+    adapter = adapter_for(cfg)
     program = make_program("diagnosis", cfg)
-    labels = ["port down", "CPU Caterr"]
+    labels = ["port down", "CPU Caterr", "VM startup failure"]
     lm = DummyLM([{"problem_overview": "o", "key_challenges": ["c"], "reasoning_steps": ["s1", "s2"]},
                   {"steps": [{"step": "s1", "finding": "f", "evidence_lines": [1]}], "answer": {"label": "port down"}}],
-                 adapter=dspy.JSONAdapter())
-    with dspy.context(lm=lm):
+                 adapter=adapter)
+    with dspy.context(lm=lm, adapter=adapter):
         pred = program(log="eth0 link down", question="which?", labels=labels)
     assert pred.answer.label == "port down"
-    sent = lm.history[-1]["messages"]
-    excerpt, _ = program_context(program, "eth0 link down", "which?")
+    planner_sent, step_sent = lm.history[-2]["messages"], lm.history[-1]["messages"]
+    excerpt, plans = program_context(program, "eth0 link down", "which?", adapter)
+    assert planner_messages(program, excerpt_text=excerpt.text, expert_plans=plans, question="which?",
+                            adapter=adapter) == planner_sent
     ours = step_messages(program, excerpt_text=excerpt.text, plan=Plan(problem_overview="o", key_challenges=["c"],
-                         reasoning_steps=["s1", "s2"]), question="which?", labels=labels)
-    assert ours == sent
+                         reasoning_steps=["s1", "s2"]), question="which?", labels=labels, adapter=adapter)
+    assert ours == step_sent
+    if prompt == "compact":  # no schema text; the label set is shown once; the instruction is the system turn
+        text = "\n".join(m["content"] for m in ours)
+        assert "Labels: port down | CPU Caterr | VM startup failure" in text
+        assert "json_schema" not in text and "Your input fields" not in text and "[[ ##" not in text
 
 
 def test_dpp_prefers_diverse_rows():

@@ -33,9 +33,11 @@ def test_log_reasoner_end_to_end_with_evidence():
         out = prog(log=LOG, question="is the host healthy?")
     assert out.answer.verdict == "abnormal"
     assert out.plan.reasoning_steps == ["find error lines", "decide"]
-    assert [s.evidence_lines for s in out.steps] == [[2], [2, 77]]
+    # the invented line 77 is dropped from the step it was cited in, reported, and counted as degenerate
+    assert [s.evidence_lines for s in out.steps] == [[2], [2]]
     assert [ln.text for ln in out.evidence] == ["ERROR disk failure on /dev/sda: I/O error"]
     assert out.invented_lines == [77]
+    assert out.degenerate == ["invented_lines"]
     assert out.expert_plans[0].id == "method-anomaly-detection"
     assert out.format_error is None
     # the retrieved plan and the fenced log reach the planner's prompt

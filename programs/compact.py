@@ -1,0 +1,172 @@
+"""A compact prompt format for small in-process models that decode with the output schema as a grammar.
+
+DSPy's JSON and chat adapters describe every field and its JSON schema in the prompt (about 700 tokens before
+the log). A model whose decoding is constrained to that schema does not need to read it: the grammar writes
+the structure, the model only chooses the content. :class:`CompactAdapter` sends the task instruction once, the
+inputs under short headings and nothing else, and passes the schema as ``response_format`` (with the evidence
+line numbers narrowed to the lines actually shown). The programs pick it automatically for such models
+(:func:`logreasoner.programs.calling.default_adapters`); the finetune package renders its training rows with it,
+so what the student learns is what it is asked at run time.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from dspy.adapters.json_adapter import JSONAdapter, _get_structured_outputs_response_format
+from dspy.adapters.utils import serialize_for_json
+from dspy.clients.capabilities import with_capability_planning
+
+from logreasoner.logs.excerpt import BEGIN
+
+__all__ = ["CompactAdapter", "shown_line_numbers", "restrict_line_numbers", "FIELD_HEADINGS"]
+
+FIELD_HEADINGS = {
+    "question": "Question",
+    "log_excerpt": "Log",
+    "expert_plans": "Expert plan",
+    "plan": "Plan",
+    "wrong_solution": "Wrong solution",
+    "gold_answer": "Correct answer",
+}
+_LINE_NO = re.compile(r"^(?:\S+?:)?L(\d+)\b", re.M)
+_TRIVIAL_HEAD = re.compile(r"^\(1 lines, 1 distinct templates\)\n", re.M)
+
+
+def shown_line_numbers(excerpt_text: str) -> list[int]:
+    """The line numbers an excerpt shows (``L<n>`` at the start of a row), in order, without repeats."""
+    return list(dict.fromkeys(int(m.group(1)) for m in _LINE_NO.finditer(excerpt_text or "")))
+
+
+def restrict_line_numbers(schema: dict, allowed: list[int]) -> dict:
+    """Every array of integers named ``*lines`` may hold only ``allowed`` numbers (none when empty): the
+    grammar then cannot cite a line the model was not shown."""
+    out = copy.deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for name, prop in (node.get("properties") or {}).items():
+                if (isinstance(prop, dict) and name.endswith("lines") and prop.get("type") == "array"
+                        and isinstance(prop.get("items"), dict) and prop["items"].get("type") == "integer"):
+                    if allowed:
+                        prop["items"] = {"type": "integer", "enum": list(allowed)}
+                        prop["maxItems"] = min(int(prop.get("maxItems", len(allowed))), len(allowed))
+                    else:
+                        prop["maxItems"] = 0
+                        prop.pop("minItems", None)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(out)
+    return out
+
+
+def _labels(schema: dict) -> list[str]:
+    """String enums of three or more choices anywhere in the schema (a label set the model must see)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            enum = node.get("enum")
+            if isinstance(enum, list) and len(enum) >= 3 and all(isinstance(x, str) for x in enum) and not found:
+                found.extend(enum)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(schema)
+    return found
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(serialize_for_json(value), ensure_ascii=False)
+
+
+class CompactAdapter(JSONAdapter):
+    """Instruction once, inputs under short headings, no schema text; the schema goes to the decoder.
+
+    Parsing is :class:`dspy.JSONAdapter`'s (the answer is one JSON object with the output fields in order).
+    """
+
+    def __init__(self, callbacks: list | None = None) -> None:
+        super().__init__(callbacks=callbacks, use_native_function_calling=False)
+
+    # -- the schema the decoder enforces ---------------------------------------------------------------------
+    def output_schema(self, signature: Any, inputs: dict[str, Any] | None = None) -> dict:
+        """The signature's output JSON schema, evidence lines narrowed to the lines shown in ``log_excerpt``."""
+        schema = _get_structured_outputs_response_format(signature, False).model_json_schema()
+        excerpt = (inputs or {}).get("log_excerpt")
+        if isinstance(excerpt, str):
+            schema = restrict_line_numbers(schema, shown_line_numbers(excerpt))
+        return schema
+
+    def _response_format(self, lm: Any, signature: Any, inputs: dict[str, Any]) -> dict | None:
+        if "response_format" not in getattr(lm, "supported_params", ()):
+            return None
+        return {"type": "json_schema",
+                "json_schema": {"name": "answer", "schema": self.output_schema(signature, inputs), "strict": True}}
+
+    @with_capability_planning
+    def __call__(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[dict[str, Any]],
+                 inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        lm_kwargs = dict(lm_kwargs)
+        fmt = self._response_format(lm, signature, inputs)
+        if fmt is not None:
+            lm_kwargs["response_format"] = fmt
+        from dspy.adapters.chat_adapter import ChatAdapter
+
+        return ChatAdapter.__call__(self, lm, lm_kwargs, signature, demos, inputs)
+
+    @with_capability_planning
+    async def acall(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any, demos: list[dict[str, Any]],
+                    inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        lm_kwargs = dict(lm_kwargs)
+        fmt = self._response_format(lm, signature, inputs)
+        if fmt is not None:
+            lm_kwargs["response_format"] = fmt
+        from dspy.adapters.chat_adapter import ChatAdapter
+
+        return await ChatAdapter.acall(self, lm, lm_kwargs, signature, demos, inputs)
+
+    # -- the prompt ------------------------------------------------------------------------------------------
+    def format(self, signature: Any, demos: list[dict[str, Any]], inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = [{"role": "system", "content": str(signature.instructions).strip()}]
+        for demo in demos or []:
+            if all(k in demo and demo[k] is not None for k in signature.output_fields):
+                messages.append({"role": "user", "content": self.format_user_message_content(signature, demo)})
+                messages.append({"role": "assistant",
+                                 "content": self.format_assistant_message_content(signature, demo)})
+        messages.append({"role": "user", "content": self.format_user_message_content(signature, inputs)})
+        return messages
+
+    def format_user_message_content(self, signature: Any, inputs: dict[str, Any], prefix: str = "",
+                                    suffix: str = "", main_request: bool = False) -> str:
+        parts = []
+        for name in signature.input_fields:
+            value = inputs.get(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            text = _value_text(value).strip()
+            if name == "log_excerpt":
+                text = _TRIVIAL_HEAD.sub("", text.replace(BEGIN, "BEGIN LOG DATA"))
+            heading = FIELD_HEADINGS.get(name, name.replace("_", " ").capitalize())
+            parts.append(f"{heading}:\n{text}")
+        labels = _labels(_get_structured_outputs_response_format(signature, False).model_json_schema())
+        if labels:
+            parts.append("Labels: " + " | ".join(labels))
+        return "\n\n".join(parts)
+
+    def format_assistant_message_content(self, signature: Any, outputs: dict[str, Any],
+                                         missing_field_message: str | None = None) -> str:
+        data = {k: outputs.get(k, missing_field_message) for k in signature.output_fields}
+        return json.dumps(serialize_for_json(data), ensure_ascii=False)
