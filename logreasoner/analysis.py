@@ -69,9 +69,10 @@ def analyze(
 
     import dspy
 
+    from logreasoner.errors import InputError
     from logreasoner.lm import load_lm
     from logreasoner.logs.excerpt import build_excerpt
-    from logreasoner.logs.reader import read_lines
+    from logreasoner.logs.reader import iter_lines, read_lines
     from logreasoner.tasks import get_task
 
     t0 = time.perf_counter()
@@ -80,11 +81,16 @@ def analyze(
     stats = ReadStats()
     if text is not None:
         lines = read_lines(text=text, stats=stats)
-    else:
-        lines = read_lines([str(x) for x in log] if isinstance(log, list) else str(log), stats=stats)
+    else:  # streamed into the grouper: memory grows with the templates, not with the file
+        if log is None:
+            raise InputError("no log given", "pass a path, a glob, '-' for stdin, or text=...")
+        lines = iter_lines([str(x) for x in log] if isinstance(log, list) else str(log), stats=stats)
     line_task = t.input_kind == "line"
     excerpt = build_excerpt(lines, max_templates=max_templates, stats=stats, group=not line_task,
                             numbered=not line_task)
+    if not excerpt.total_lines:
+        where = ", ".join(stats.sources) or "the input"
+        raise InputError(f"{where} holds no log lines (empty or blank)", "pass a log with at least one line")
     lm = load_lm(model, **(lm_kwargs or {})) if isinstance(model, str) else model
     prog = load_program(program, t)
     with dspy.context(lm=lm):

@@ -1,7 +1,9 @@
 """Reading logs from files, globs, stdin or text: any encoding, gzip, bounded line length, never a crash.
 
 Lines are streamed (bounded memory); undecodable bytes are replaced with U+FFFD and counted; lines longer than
-``max_line_chars`` are cut with a visible marker; files that look binary are refused with a clear error.
+``max_line_chars`` are cut with a visible marker; files that look binary are refused with a clear error. The
+format (gzip, UTF-16, binary) is sniffed from the first bytes read, never by seeking, so pipes, FIFOs and process
+substitution work; a corrupt or truncated ``.gz`` is an :class:`~logreasoner.errors.InputError` naming the file.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gzip
 import io
 import os
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
@@ -73,22 +76,83 @@ def expand_sources(sources: str | os.PathLike | Iterable[str | os.PathLike]) -> 
     return out
 
 
+class _Prefixed(io.RawIOBase):
+    """``head`` (bytes already read to sniff the format) followed by the rest of ``stream``: no seek needed, so
+    pipes, FIFOs and process substitution (``<(cat f)``) read like files. Closing closes ``stream`` if owned."""
+
+    def __init__(self, head: bytes, stream: BinaryIO, owned: bool = True) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+        self._owned = owned
+        self._read = getattr(stream, "read1", stream.read)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # noqa: ANN001 - a writable buffer
+        n = 0
+        if self._head:  # the sniffed bytes, then (in the same call) what follows, so a peek sees a full buffer
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            if n == len(b):
+                return n
+        data = self._read(len(b) - n)
+        b[n: n + len(data)] = data
+        return n + len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                if self._owned:
+                    self._stream.close()
+            finally:
+                super().close()
+
+
+class _GzipStream(gzip.GzipFile):
+    """A gzip reader over a stream that also closes that stream."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__(fileobj=stream)
+        self._owned_stream = stream
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._owned_stream.close()
+
+
+def _sniff(stream: BinaryIO, n: int = _SNIFF_BYTES) -> tuple[bytes, io.BufferedReader]:
+    """The first ``n`` bytes (fewer at the end of the input) and a stream that still starts with them."""
+    head = stream.read(n) or b""
+    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 16)
+
+
 def _open_binary(source: str) -> BinaryIO:
+    """The bytes of a file or of stdin (``-``), decompressed when they start with the gzip magic. The format is
+    sniffed from the first bytes read, never by seeking; closing the result never closes stdin."""
     if source == "-":
         raw: BinaryIO = sys.stdin.buffer
-        head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-        return gzip.GzipFile(fileobj=raw) if head == _GZIP_MAGIC else raw
+    else:
+        try:
+            raw = open(source, "rb")
+        except IsADirectoryError:
+            raise InputError(f"{source} is a folder",
+                             "pass a file, a glob, or the folder itself to read every file in it") from None
+        except PermissionError:
+            raise InputError(f"permission denied reading {source}", "check the file's permissions") from None
+        except OSError as e:
+            raise InputError(f"cannot open {source}: {e.strerror or e}", "pass a readable log file") from None
     try:
-        f = open(source, "rb")
-    except IsADirectoryError:
-        raise InputError(f"{source} is a folder", "pass a file, a glob, or the folder itself to read every file in it")
-    except PermissionError:
-        raise InputError(f"permission denied reading {source}", "check the file's permissions") from None
-    head = f.read(2)
-    f.seek(0)
-    if head == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=f)  # type: ignore[return-value]
-    return f
+        head = raw.read(2) or b""
+    except OSError as e:
+        if source != "-":
+            raw.close()
+        raise InputError(f"cannot read {source}: {e.strerror or e}", "pass a readable log file") from None
+    stream = io.BufferedReader(_Prefixed(head, raw, owned=source != "-"), buffer_size=1 << 16)
+    return _GzipStream(stream) if head == _GZIP_MAGIC else stream  # type: ignore[return-value]
 
 
 def _looks_binary(chunk: bytes) -> bool:
@@ -114,54 +178,81 @@ def _decode(raw: bytes, stats: ReadStats, encoding: str) -> str:
     return text
 
 
+_READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
+
+
 def _iter_stream(f: BinaryIO, source: str, stats: ReadStats, max_line_chars: int) -> Iterator[LogLine]:
-    buffered = f if isinstance(f, io.BufferedReader) else io.BufferedReader(f)  # type: ignore[arg-type]
     try:
-        head = buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        head, buffered = _sniff(f)
+        if head[:2] == _GZIP_MAGIC:  # gzip by content, whatever the name
+            head, buffered = _sniff(gzip.GzipFile(fileobj=buffered))  # type: ignore[arg-type]
+    except _READ_ERRORS as e:
         raise InputError(f"cannot read {source}: {e}", "check that the file is a complete text or .gz log") from None
-    encoding = "utf-8"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-        data = buffered.read()
-        stats.bytes_read += len(data)
-        lines = data.decode(encoding, errors="replace").splitlines()
-        for i, t in enumerate(lines, 1):
-            stats.lines += 1
-            yield LogLine(source, i, _cut(t, max_line_chars, stats))
-        return
-    if _looks_binary(head):
-        raise InputError(
-            f"{source} looks like a binary file, not a text log",
-            "pass a text log (plain or .gz); decompress other archives first",
-        )
-    if head.startswith(b"\xef\xbb\xbf"):
-        buffered.read(3)
+    try:
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            yield from _iter_utf16(buffered, source, stats, max_line_chars)
+            return
+        if _looks_binary(head):
+            raise InputError(
+                f"{source} looks like a binary file, not a text log",
+                "pass a text log (plain or .gz); decompress other archives first",
+            )
+        if head.startswith(b"\xef\xbb\xbf"):
+            buffered.read(3)
+        yield from _iter_utf8(buffered, source, stats, max_line_chars)
+    except _READ_ERRORS as e:
+        raise InputError(f"cannot read {source}: {e}", "the file may be truncated or not really gzip") from None
+
+
+def _iter_utf8(buffered: io.BufferedReader, source: str, stats: ReadStats, max_line_chars: int) -> Iterator[LogLine]:
     limit = max(max_line_chars * 4 + 4, 1024)  # bytes: up to 4 per char in UTF-8
     number = 0
-    try:
-        while True:
-            raw = buffered.readline(limit)
-            if not raw:
-                break
-            stats.bytes_read += len(raw)
-            overflow = 0
-            if not raw.endswith(b"\n") and len(raw) >= limit:
-                # a huge line: keep its head, skip (and count) the rest without holding it in memory
-                while True:
-                    more = buffered.readline(1 << 20)
-                    if not more:
-                        break
-                    stats.bytes_read += len(more)
-                    overflow += len(more.rstrip(b"\r\n"))
-                    if more.endswith(b"\n"):
-                        break
-            number += 1
-            text = _decode(raw.rstrip(b"\r\n"), stats, encoding)
-            stats.lines += 1
-            yield LogLine(source, number, _cut(text, max_line_chars, stats, extra=overflow))
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise InputError(f"cannot read {source}: {e}", "the file may be truncated or not really gzip") from None
+    while True:
+        raw = buffered.readline(limit)
+        if not raw:
+            break
+        stats.bytes_read += len(raw)
+        overflow = 0
+        if not raw.endswith(b"\n") and len(raw) >= limit:
+            # a huge line: keep its head, skip (and count) the rest without holding it in memory
+            while True:
+                more = buffered.readline(1 << 20)
+                if not more:
+                    break
+                stats.bytes_read += len(more)
+                overflow += len(more.rstrip(b"\r\n"))
+                if more.endswith(b"\n"):
+                    break
+        number += 1
+        text = _decode(raw.rstrip(b"\r\n"), stats, "utf-8")
+        stats.lines += 1
+        yield LogLine(source, number, _cut(text, max_line_chars, stats, extra=overflow))
+
+
+def _iter_utf16(buffered: io.BufferedReader, source: str, stats: ReadStats, max_line_chars: int) -> Iterator[LogLine]:
+    """UTF-16 with a BOM, streamed like UTF-8 (bad code units become U+FFFD and are counted)."""
+    text_io = io.TextIOWrapper(buffered, encoding="utf-16", errors="replace", newline="\n")
+    number = 0
+    while True:
+        t = text_io.readline(max_line_chars + 1)
+        if not t:
+            break
+        stats.bytes_read += 2 * len(t)
+        overflow = 0
+        if not t.endswith("\n") and len(t) > max_line_chars:
+            while True:
+                more = text_io.readline(1 << 18)
+                if not more:
+                    break
+                stats.bytes_read += 2 * len(more)
+                overflow += len(more.rstrip("\r\n"))
+                if more.endswith("\n"):
+                    break
+        number += 1
+        t = t.rstrip("\r\n")
+        stats.replaced_bytes += t.count("\ufffd")
+        stats.lines += 1
+        yield LogLine(source, number, _cut(t, max_line_chars, stats, extra=overflow))
 
 
 def _cut(text: str, max_chars: int, stats: ReadStats, extra: int = 0) -> str:
@@ -191,8 +282,7 @@ def iter_lines(
                     continue
                 yield line
         finally:
-            if source != "-":
-                f.close()
+            f.close()
 
 
 def read_lines(

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from logreasoner.logs.reader import LogLine
 
-__all__ = ["TemplateGroup", "TemplateGrouper", "group_by_template", "make_template_miner", "make_adder", "single_token_bug"]
+__all__ = ["TemplateGroup", "TemplateGrouper", "group_by_template", "make_template_miner", "make_adder",
+           "single_token_bug", "SEVERITY_RE", "severity"]
+
+# Words that make a line worth an engineer's look, in three tiers (3 worst). SEVERITY_RE is their union.
+_TIER_WORDS = (
+    (3, r"fatal|panic|crit(ical)?|severe|corrupt|break-in"),
+    (2, r"error|err|fail(ed|ure)?|exception|denied|refused|timeout|timed out|unreachable|abort(ed)?|kill(ed)?|"
+        r"interrupt|not responding|down|lost|invalid"),
+    (1, r"warn(ing)?"),
+)
+_TIERS = tuple((tier, re.compile(rf"\b({words})\b", re.IGNORECASE)) for tier, words in _TIER_WORDS)
+SEVERITY_RE = re.compile(r"\b(" + "|".join(words for _, words in _TIER_WORDS) + r")\b", re.IGNORECASE)
+
+
+def severity(text: str) -> int:
+    """0 (nothing alarming) .. 3 (fatal, panic, critical, corrupt, ...): the worst severity word in ``text``."""
+    if not SEVERITY_RE.search(text):
+        return 0
+    for tier, rx in _TIERS:
+        if rx.search(text):
+            return tier
+    return 0  # pragma: no cover - the union matched, so one tier does
 
 _MASKS = [
     (r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "ID"),
@@ -84,7 +106,8 @@ def make_adder(drain: Any, fix: bool | None = None) -> Callable[[str], Any]:
 
 @dataclass
 class TemplateGroup:
-    """All lines of one template: the first line stands for the rest."""
+    """All lines of one template. ``first`` is the line that stands for the rest: the group's first line of its
+    highest severity (an ERROR member is shown rather than the INFO line that opened the group)."""
 
     template_id: int
     template: str
@@ -92,6 +115,7 @@ class TemplateGroup:
     first: LogLine
     line_numbers: list[int] = field(default_factory=list)  # up to `keep_numbers` of them
     sources: set[str] = field(default_factory=set)
+    severity: int = 0  # severity() of ``first``
 
 
 class TemplateGrouper:
@@ -110,7 +134,11 @@ class TemplateGrouper:
         cid, template = cluster.cluster_id, cluster.get_template()
         g = self.groups.get(cid)
         if g is None:
-            g = self.groups[cid] = TemplateGroup(cid, template, 0, line)
+            g = self.groups[cid] = TemplateGroup(cid, template, 0, line, severity=severity(line.text))
+        elif g.severity < 3:
+            tier = severity(line.text)
+            if tier > g.severity:  # rank and show the group by its most severe member
+                g.first, g.severity = line, tier
         g.template = template
         g.count += 1
         g.sources.add(line.source)
@@ -119,7 +147,7 @@ class TemplateGrouper:
         return g
 
     def result(self) -> list[TemplateGroup]:
-        """Groups in order of first appearance."""
+        """Groups in log order of the lines that stand for them."""
         return sorted(self.groups.values(), key=lambda g: (g.first.source, g.first.number))
 
 

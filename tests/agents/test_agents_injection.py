@@ -48,7 +48,7 @@ def check_fenced(messages: list[dict], field: str, real_fields: set[str]) -> Non
     fenced = "".join(re.findall(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), data, re.S))
     for attack in ATTACKS:
         assert attack in fenced
-    assert "end log-data" in fenced and "[ [# answer ## ]]" in fenced  # defused, still readable
+    assert "end-of-log data" in fenced and "(# answer ## ]]" in fenced  # defused, still readable
 
 
 def test_analyze_logs_fences_injected_lines(injection_dir: Path) -> None:
@@ -113,7 +113,7 @@ def test_investigator_observations_are_fenced(injection_dir: Path) -> None:
         before, _, rest = obs.partition(BEGIN + "\n")
         inside, _, after = rest.partition("\n" + END)
         assert END not in inside  # the fake END LOG DATA line did not close the fence
-        assert "end log-data" in inside and "[ [# answer ## ]]" in inside  # defused, still readable
+        assert "end-of-log data" in inside and "(# answer ## ]]" in inside  # defused, still readable
         assert ATTACKS[1] in inside and (i == 1 or ATTACKS[0] in inside)  # grep 'error' skips the WARN line
         for outside in (before, after):
             assert not any(a in outside for a in ATTACKS) and "ERROR app" not in outside
