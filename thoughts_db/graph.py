@@ -246,6 +246,10 @@ def make_meta(data: dict[str, Any], *, source_name: str | None = None) -> Flowch
     where = f"{source_name}: " if source_name else ""
     if not isinstance(data, dict):
         raise FlowchartError(f"{where}flowchart metadata must be a mapping, got {type(data).__name__}")
+    bad_keys = [k for k in data if not isinstance(k, str)]
+    if bad_keys:
+        raise FlowchartError(f"{where}flowchart metadata key {bad_keys[0]!r} is not a name",
+                             "use names such as id, title, tasks, systems as keys")
     if not data.get("id"):
         raise FlowchartError(f"{where}flowchart metadata has no 'id'", "add e.g. 'id: hdfs-block-missing'")
     try:

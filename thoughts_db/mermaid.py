@@ -303,8 +303,8 @@ def to_mermaid(fc: Flowchart) -> str:
     for key in ("tasks", "systems", "components", "keywords"):
         out.append(f"{key}: [{', '.join(_yaml_item(x) for x in getattr(m, key))}]")
     out.append(f"source: {json.dumps(m.source, ensure_ascii=False)}")
-    for key, value in m.extras().items():
-        out.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    for key, value in m.extras().items():  # YAML dates and sets have no JSON form: written as text
+        out.append(f"{key}: {json.dumps(value, ensure_ascii=False, default=str)}")
     out += ["---", "flowchart TD"]
     for nid, kind, text in fc.iter_nodes():
         opening, closing = _KIND_SHAPE[kind]

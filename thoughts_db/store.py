@@ -70,6 +70,49 @@ def _flush_open_stores() -> None:
             pass
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+MAX_CHART_BYTES = 1_000_000  # a flowchart file larger than this is refused (expert charts are a few KB)
+
+
+def _load_chart_file(path: Path) -> Flowchart:
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise FlowchartError(f"{path}: cannot read it ({e.strerror})", "check the path") from None
+    if size > MAX_CHART_BYTES:
+        raise FlowchartError(f"{path}: {size} bytes is too large for a flowchart (at most {MAX_CHART_BYTES})",
+                             "split it into smaller charts")
+    return load_flowchart(path)
+
+
+def _check_db_file(path: Path) -> None:
+    """Refuse a ``--db`` that is a folder, a special file, not SQLite, or a truncated SQLite file, with exit 2."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a thought store file",
+                         "point --db at a thought store file, or a new file name such as thoughts.db")
+    if not path.is_file():
+        raise InputError(f"{path} is not a regular file", "point --db at a thought store file or a new file name")
+    size = path.stat().st_size
+    if size == 0:
+        return  # an empty file is a new database to SQLite
+    try:
+        with path.open("rb") as f:
+            head = f.read(100)
+    except OSError as e:
+        raise InputError(f"cannot read the thought store {path}: {e.strerror}", "check its permissions") from None
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        raise InputError(f"{path} is not a SQLite thought store (unknown content)",
+                         "point --db at a thought store or a new file (this one was left as it is)")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    if pages and size < pages * page_size:
+        raise InputError(f"the thought store {path} is truncated ({size} of {pages * page_size} bytes)",
+                         "restore it from a copy, or point --db at a new file (this one was left as it is)")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -100,6 +143,7 @@ class ThoughtStore:
         if str(path) == ":memory:":
             raise InputError("the thought store needs a file", "pass a path such as /tmp/thoughts.db")
         self.path = Path(path).expanduser()
+        _check_db_file(self.path)  # before sqlite touches it: a file that is not a store is never written to
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -116,14 +160,20 @@ class ThoughtStore:
         self._lexical_cache: Any = None
         self._pending_usage: dict[str, int] = {}
         self._last_flush = time.monotonic()
-        conn = self._conn()
         try:
+            conn = self._conn()
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "schema_version" not in tables:
+                self.close()
+                raise ConfigError(f"{self.path} is a SQLite database but not a thought store",
+                                 "point --db at a thought store or a new file (this one was left as it is)")
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
             migrate(conn, path=str(self.path))
-        except sqlite3.DatabaseError as e:
-            raise ConfigError(f"cannot open the thought store {self.path}: {e}",
-                              "point --db at a thought store or a new file") from None
+        except sqlite3.Error as e:
+            self.close()
+            raise InputError(f"cannot open the thought store {self.path}: {e}",
+                             "point --db at a thought store or a new file (this one was left as it is)") from None
 
     # -- connections --------------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -299,17 +349,25 @@ class ThoughtStore:
         if isinstance(items, (Flowchart, str, Path)):
             items = [items]
         loaded: list[tuple[Flowchart, str]] = []
+        result = ImportResult()
         for item in items:
             if isinstance(item, Flowchart):
                 loaded.append((item, item.id))
-            else:
-                for p in expand_flowchart_paths([item]):
-                    loaded.append((load_flowchart(p), str(p)))
-        result = ImportResult()
+                continue
+            for p in expand_flowchart_paths([item]):
+                try:
+                    loaded.append((_load_chart_file(p), str(p)))
+                except FlowchartError as e:  # unparsable or too large: lenient imports skip it and say why
+                    if strict:
+                        raise
+                    result.skipped.append(f"{p}: {e.one_line()}")
         prepared: list[tuple[Flowchart, list[ThoughtTemplate]]] = []
         seen: dict[str, str] = {}
         for fc, where in loaded:
             if fc.id in seen:
+                if not strict:
+                    result.skipped.append(f"{where}: flowchart id {fc.id!r} is also used by {seen[fc.id]}")
+                    continue
                 raise FlowchartError(f"{where}: flowchart id {fc.id!r} is also used by {seen[fc.id]}",
                                      "give every flowchart a unique id")
             seen[fc.id] = where

@@ -10,11 +10,14 @@ conclusion first). A template has the paper's shape:
   conclusion.
 
 Each step records its provenance (flowchart id and node ids), and the template id names the path
-(``<flowchart id>:<node>-<node>-...``), so ids are stable while the path exists.
+(``<flowchart id>:<node>-<node>-...``), so ids are stable while the path exists. A long path is named by its
+start and a hash of the whole path instead, so an id never grows with the chart (ids repeat in every provenance
+row: a path-long id made the store grow with the square of the chart's length).
 """
 
 from __future__ import annotations
 
+import hashlib
 from itertools import islice
 from typing import Literal
 
@@ -25,9 +28,21 @@ from logreasoner.programs.retrieval import ExpertPlan
 from logreasoner.thoughts_db.graph import Flowchart, NodeKind, strip_kind_prefix
 from logreasoner.thoughts_db.validate import check
 
-__all__ = ["StepProvenance", "ThoughtTemplate", "flowchart_to_plans", "flowchart_paths", "template_text"]
+__all__ = ["StepProvenance", "ThoughtTemplate", "flowchart_to_plans", "flowchart_paths", "template_text",
+           "template_id"]
 
 DEFAULT_MAX_PATHS = 16
+MAX_ID_PATH_CHARS = 64
+
+
+def template_id(flowchart_id: str, path: list[str]) -> str:
+    """``<chart>:<node>-<node>-...`` for a short path, ``<chart>:<first nodes>~<hash of the path>`` for a long one
+    (at most ``MAX_ID_PATH_CHARS`` + 17 characters after the chart id)."""
+    joined = "-".join(path)
+    if len(joined) <= MAX_ID_PATH_CHARS:
+        return f"{flowchart_id}:{joined}"
+    digest = hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
+    return f"{flowchart_id}:{joined[:MAX_ID_PATH_CHARS - 16]}~{digest}"
 
 
 class StepProvenance(BaseModel):
@@ -144,7 +159,7 @@ def _path_template(fc: Flowchart, path: list[str]) -> ThoughtTemplate:
         checks = [strip_kind_prefix(fc.text(n)) for n in path if fc.kind(n) is NodeKind.check]
         challenges = [f"Finding the evidence: {checks[0]}" if checks else f"Recognising the symptom: {symptom}"]
     return ThoughtTemplate(
-        id=f"{fc.id}:{'-'.join(path)}",
+        id=template_id(fc.id, path),
         title=f"{fc.title}: {conclusion}",
         problem_overview=overview,
         key_challenges=challenges,

@@ -6,7 +6,10 @@ Errors (the chart cannot be used):
   - ``decision``: a decision needs at least two outgoing edges, each labelled, labels distinct;
   - ``conclusion``: at least one conclusion must be reachable from the symptom, and a conclusion ends a path
     (no outgoing edges);
-  - ``empty``: no nodes, or a node without text.
+  - ``empty``: no nodes, or a node without text;
+  - ``too-large``: more than :data:`MAX_NODES` nodes or :data:`MAX_EDGES` edges, a node text longer than
+    :data:`MAX_NODE_TEXT` characters, or an id longer than :data:`MAX_ID_CHARS` (expert charts are small; a huge
+    one only fills the store).
 
 Warnings (the chart is usable; the author may want to look):
   - ``cycle``: a loop such as "act, then check again". Loops are legitimate in troubleshooting (retry after a
@@ -23,9 +26,13 @@ import networkx as nx
 
 from logreasoner.thoughts_db.graph import Flowchart, FlowchartError, NodeKind
 
-__all__ = ["Issue", "ValidationReport", "validate", "check"]
+__all__ = ["Issue", "ValidationReport", "validate", "check", "MAX_NODES", "MAX_EDGES", "MAX_NODE_TEXT", "MAX_ID_CHARS"]
 
 _MAX_CYCLES_REPORTED = 10
+MAX_NODES = 500
+MAX_EDGES = 2000
+MAX_NODE_TEXT = 2000
+MAX_ID_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,23 @@ def validate(fc: Flowchart) -> ValidationReport:
     if g.number_of_nodes() == 0:
         err("empty", "the flowchart has no nodes")
         return rep
+    too_large = []
+    if g.number_of_nodes() > MAX_NODES:
+        too_large.append(f"{g.number_of_nodes()} nodes (at most {MAX_NODES})")
+    if g.number_of_edges() > MAX_EDGES:
+        too_large.append(f"{g.number_of_edges()} edges (at most {MAX_EDGES})")
+    if len(fc.id) > MAX_ID_CHARS:
+        too_large.append(f"an id of {len(fc.id)} characters (at most {MAX_ID_CHARS})")
+    long_ids = [n for n in g if len(n) > MAX_ID_CHARS]
+    if long_ids:
+        too_large.append(f"node id {long_ids[0][:20]}... of {len(long_ids[0])} characters (at most {MAX_ID_CHARS})")
+    long_texts = [n for n, _k, text in fc.iter_nodes() if len(text) > MAX_NODE_TEXT]
+    if long_texts:
+        too_large.append(f"node {long_texts[0][:40]} has {len(fc.text(long_texts[0]))} characters of text "
+                         f"(at most {MAX_NODE_TEXT})")
+    if too_large:
+        err("too-large", "the flowchart is too large: " + "; ".join(too_large) + "; split it into smaller charts")
+        return rep  # the structural checks below cost time on a huge graph and add nothing
     for n, _kind, text in fc.iter_nodes():
         if not text.strip():
             err("empty", f"node {n} has no text", n)
@@ -130,11 +154,12 @@ def validate(fc: Flowchart) -> ValidationReport:
                 warn("dead-end", f"no conclusion can be reached from node {n} ({fc.kind(n).value}); paths through "
                                  "it yield no template", n)
 
+    order = {n: i for i, n in enumerate(g)}
     for i, cyc in enumerate(nx.simple_cycles(g)):
         if i >= _MAX_CYCLES_REPORTED:
             warn("cycle", f"more than {_MAX_CYCLES_REPORTED} cycles; not all are listed")
             break
-        start = min(range(len(cyc)), key=lambda j: list(g).index(cyc[j]))
+        start = min(range(len(cyc)), key=lambda j: order[cyc[j]])
         cyc = cyc[start:] + cyc[:start]
         warn("cycle", f"cycle {' -> '.join(cyc + [cyc[0]])} (allowed: templates walk it once)", cyc[0])
     return rep
