@@ -41,27 +41,60 @@ def serve(
     compiled: Optional[list[Path]] = typer.Option(None, "--compiled", help="a program compiled with a DSPy "
                                                   "optimizer (saved .json); callers pick it by its file stem in "
                                                   "analyze_logs' 'program' argument (repeatable)"),
+    api_base: Optional[str] = typer.Option(None, "--api-base", help="base URL of an OpenAI-compatible server "
+                                           "(vLLM, SGLang, llama.cpp) for --model openai/<name>"),
+    token: Optional[str] = typer.Option(None, "--token", envvar="LOGREASONER_MCP_TOKEN", show_envvar=True,
+                                        help="HTTP: require 'Authorization: Bearer TOKEN' on every request"),
+    tool_timeout: float = typer.Option(300.0, "--tool-timeout", min=1.0, help="seconds one tool call may run "
+                                       "before it is abandoned with an error"),
 ) -> None:
     """Serve analyze_logs, retrieve_expert_plan, explain_line and list_tasks over MCP."""
     from logreasoner.settings import get_settings
 
-    from logreasoner.agents.mcp_server import serve_http, serve_stdio
+    from logreasoner.agents.mcp_server import CallLimits, build_server, serve_http
     from logreasoner.agents.sandbox import ReadLimits
     from logreasoner.agents.tools import LogTools
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)  # stdout belongs to the stdio transport
-    tools = LogTools([str(r) for r in root or []], model=model or get_settings().model,
+    spec = _model_spec(model, get_settings().model)
+    tools = LogTools([str(r) for r in root or []], model=spec,
                      allowed_models=list(allow_model or []),
                      limits=ReadLimits(max_bytes=max_bytes, max_lines=max_lines),
-                     compiled={p.stem: p for p in compiled or []})
+                     compiled={p.stem: p for p in compiled or []}, lm_loader=_loader(api_base))
     roots = ", ".join(str(r) for r in tools.sandbox.roots) or "none (inline text only)"
+    limits = CallLimits(timeout=tool_timeout)
     if http:
-        typer.echo(f"LogReasoner MCP server on http://{host}:{port}{path} — folders: {roots}; model: {tools.model}",
-                   err=True)
-        serve_http(tools, host=host, port=port, path=path, allow_remote=allow_remote)
+        typer.echo(f"LogReasoner MCP server on http://{host}:{port}{path} — folders: {roots}; model: {tools.model}"
+                   + ("; bearer token required" if token else ""), err=True)
+        serve_http(tools, host=host, port=port, path=path, allow_remote=allow_remote, token=token or None,
+                   limits=limits)
     else:
         typer.echo(f"LogReasoner MCP server on stdio — folders: {roots}; model: {tools.model}", err=True)
-        serve_stdio(tools)
+        build_server(tools, limits=limits).run("stdio")
+
+
+def _model_spec(given: Optional[str], default: str) -> str:
+    """``--model`` as given (an empty one is an error, not the default), else the settings' model."""
+    from logreasoner.errors import InputError
+
+    if given is None:
+        return default
+    if not given.strip():
+        raise InputError("--model is empty", "pass a model spec such as local or openai/gpt-4o-mini, or leave "
+                         "--model out to use the default")
+    return given
+
+
+def _loader(api_base: Optional[str]):  # noqa: ANN202 - a spec -> dspy.LM function, or None (load_lm)
+    if not api_base:
+        return None
+
+    def load(spec: str):  # noqa: ANN202
+        from logreasoner.lm import load_lm
+
+        return load_lm(spec, api_base=api_base)
+
+    return load
 
 
 @app.command("investigate")
@@ -73,13 +106,17 @@ def investigate(
     max_steps: int = typer.Option(6, "--max-steps", min=1, max=50, help="tool calls at most"),
     timeout: float = typer.Option(180.0, "--timeout", min=1.0, help="wall-time budget in seconds"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    api_base: Optional[str] = typer.Option(None, "--api-base", help="base URL of an OpenAI-compatible server"),
 ) -> None:
     """Investigate a folder of logs with a ReAct agent: cause, evidence (file:line, verified), next steps."""
     from logreasoner.settings import get_settings
 
     from logreasoner.agents.investigator import Investigator
 
-    inv = Investigator(folder, model=model or get_settings().model, max_steps=max_steps, timeout_s=timeout)
+    spec = _model_spec(model, get_settings().model)
+    loader = _loader(api_base)
+    inv = Investigator(folder, model=spec, lm=loader(spec) if loader else None, max_steps=max_steps,
+                       timeout_s=timeout)
     result = inv.investigate(question)
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
@@ -89,7 +126,8 @@ def investigate(
 
 def _render(result) -> None:  # noqa: ANN001 - InvestigationResult, imported lazily
     from rich.console import Console
-    from rich.markup import escape
+
+    from logreasoner.cli.render import safe_markup as escape
 
     out = Console()
     out.print(f"[bold]Question:[/bold] {escape(result.question)}")

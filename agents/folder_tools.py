@@ -29,6 +29,13 @@ MAX_PATTERN = 300
 LINE_REGEX_SECONDS = 0.1  # no sane pattern needs this long on one (bounded) line
 
 
+def _skipped_note(skipped: list[str]) -> str:
+    if not skipped:
+        return ""
+    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    return f"(skipped {len(skipped)} unreadable file(s): {'; '.join(s[:160] for s in skipped[:5])}{more})"
+
+
 def fence(rows: list[str], head: str | None = None) -> str:
     """Log-derived rows inside the data fence (rows must already be sanitised)."""
     return "\n".join([BEGIN, *([f"({head})"] if head else []), *rows, END])
@@ -125,33 +132,42 @@ class FolderTools:
         per_file: Counter[str] = Counter()
         values: Counter[str] = Counter()
         stopped = ""
+        skipped: list[str] = []
         for file in self._files(path):
             res = FileRead(file, self.sandbox.roots[0])
-            for line in self.sandbox.iter_file(file, res):
-                left = stop_at - self.clock()
-                if left <= 0:
-                    stopped = "(search stopped: time limit; counts are partial)"
-                    break
-                try:  # the regex module checks its timeout only now and then: keep each line's share small
-                    m = rx.search(line.text, timeout=min(left, LINE_REGEX_SECONDS))
-                except TimeoutError:
-                    stopped = "(search stopped: the pattern is too slow; counts are partial)"
-                    break
-                if m is None:
-                    continue
-                per_file[res.path] += 1
-                if rx.groups and m.group(1) is not None:
-                    values[m.group(1)] += 1
-                if len(hits) < max_hits:
-                    hits.append(self._row(line))
+            try:
+                for line in self.sandbox.iter_file(file, res):
+                    left = stop_at - self.clock()
+                    if left <= 0:
+                        stopped = "(search stopped: time limit; counts are partial)"
+                        break
+                    try:  # the regex module checks its timeout only now and then: keep each line's share small
+                        m = rx.search(line.text, timeout=min(left, LINE_REGEX_SECONDS))
+                    except TimeoutError:
+                        stopped = "(search stopped: the pattern is too slow; counts are partial)"
+                        break
+                    if m is None:
+                        continue
+                    per_file[res.path] += 1
+                    if rx.groups and m.group(1) is not None:
+                        values[m.group(1)] += 1
+                    if len(hits) < max_hits:
+                        hits.append(self._row(line))
+            except InputError as e:  # one unreadable file (a corrupt .gz, a binary) must not fail the search
+                skipped.append(f"{sanitize_log_text(file)}: {sanitize_log_text(e.message)}")
+                continue
             if res.truncated_by:
                 stopped = stopped or f"({res.path}: read limit reached; counts cover the part read)"
             if stopped.startswith("(search stopped"):
                 break
+        skip_note = _skipped_note(skipped)
         if not per_file:
-            return note + f"no line matches {pattern!r}" + (f" {stopped}" if stopped else "")
+            return note + f"no line matches {pattern!r}" + (f" {stopped}" if stopped else "") + \
+                (f"\n{skip_note}" if skip_note else "")
         counts = ", ".join(f"{f}: {n}" for f, n in per_file.most_common())
         out = [note + f"{sum(per_file.values())} matching lines ({counts})"]
+        if skip_note:
+            out.append(skip_note)
         if values:
             top = ", ".join(f"{sanitize_log_text(v)[:80]} x{n}" for v, n in values.most_common(10))
             out.append(f"most common values of the group: {top}")
@@ -165,10 +181,14 @@ class FolderTools:
         templates, and the rare or severe ones, each with an example path:number."""
         grouper = TemplateGrouper(keep_numbers=1)
         total = 0
+        skipped: list[str] = []
         for file in self._files(path):
-            for line in self.sandbox.iter_file(file):
-                grouper.add(line)
-                total += 1
+            try:
+                for line in self.sandbox.iter_file(file):
+                    grouper.add(line)
+                    total += 1
+            except InputError as e:  # a corrupt .gz or a binary file: summarise the others, say which was skipped
+                skipped.append(f"{sanitize_log_text(file)}: {sanitize_log_text(e.message)}")
         groups = grouper.result()
         frequent = sorted(groups, key=lambda g: -g.count)[:6]
         severe = [g for g in groups if SEVERITY_RE.search(g.template) and g not in frequent]
@@ -178,7 +198,8 @@ class FolderTools:
         for g in [*frequent, *rare]:
             self.seen.add((g.first.source, g.first.number))
         head = f"{total} lines, {len(groups)} templates; most frequent first, then rare severe ones"
-        return self._cap(fence(rows, head))
+        skip_note = _skipped_note(skipped)
+        return self._cap((skip_note + "\n" if skip_note else "") + fence(rows, head))
 
     def expert_plans(self, problem: str, task: str = "rca") -> str:
         """How an expert approaches this kind of problem: retrieved thought templates (overview and steps)."""

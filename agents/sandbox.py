@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -23,6 +25,17 @@ from logreasoner.logs.reader import TRUNCATION_MARKER, LogLine
 __all__ = ["ReadLimits", "Sandbox", "PathNotAllowedError", "FileRead", "ListedFile"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a plain file"
 
 
 class PathNotAllowedError(InputError):
@@ -139,20 +152,40 @@ class Sandbox:
 
     # -- reading ----------------------------------------------------------------------------------------------------
     def _open(self, real: Path) -> BinaryIO:
-        if real.is_dir():
-            raise InputError(f"{self.display(real)} is a folder", "pass a file inside it (list the folder first)")
+        """Open a regular file under a root without ever blocking: FIFOs, sockets and devices are refused before
+        and after opening (``O_NONBLOCK``, then ``fstat`` on the descriptor really opened)."""
+        shown = self.display(real)
         try:
-            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            st = os.stat(real)
         except OSError as e:
-            raise InputError(f"cannot open {self.display(real)}: {e.strerror}", "check the file's permissions") from None
-        proc = Path(f"/proc/self/fd/{fd}")
-        if proc.exists():  # Linux: check what was really opened (a swapped-in symlink is caught here)
-            opened = Path(os.path.realpath(proc))
-            if self._inside(opened) is None:
-                os.close(fd)
-                raise PathNotAllowedError(f"{self.display(real)} changed to point outside the allowed folders",
-                                          "only files under the allowed folders can be read")
-        f = os.fdopen(fd, "rb")
+            raise InputError(f"cannot open {shown}: {e.strerror}", "list the folder to see which files exist") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(f"{shown} is a folder", "pass a file inside it (list the folder first)")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{shown} is not a regular file ({_kind(st.st_mode)})",
+                             "only regular log files (plain or .gz) are read")
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        try:
+            fd = os.open(real, flags)
+        except OSError as e:
+            raise InputError(f"cannot open {shown}: {e.strerror}", "check the file's permissions") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # swapped for a FIFO or device between the check and the open
+                raise InputError(f"{shown} is not a regular file ({_kind(st.st_mode)})",
+                                 "only regular log files (plain or .gz) are read")
+            proc = Path(f"/proc/self/fd/{fd}")
+            if proc.exists():  # Linux: check what was really opened (a swapped-in symlink is caught here)
+                opened = Path(os.path.realpath(proc))
+                if self._inside(opened) is None:
+                    raise PathNotAllowedError(f"{shown} changed to point outside the allowed folders",
+                                              "only files under the allowed folders can be read")
+            if hasattr(os, "set_blocking"):
+                os.set_blocking(fd, True)
+            f = os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
         head = f.read(2)
         f.seek(0)
         if head == _GZIP_MAGIC:
@@ -168,54 +201,54 @@ class Sandbox:
         shown = self.display(real)
         res = result if result is not None else FileRead(shown, real)
         res.path, res.real_path = shown, real
-        lim = self.limits
         f = self._open(real)
         try:
             stream = io.BufferedReader(f) if not isinstance(f, io.BufferedReader) else f  # type: ignore[arg-type]
-            try:
-                head = stream.peek(8192)[:8192]
-            except (OSError, EOFError) as e:
-                raise InputError(f"cannot read {shown}: {e}", "check that the file is a complete text or .gz log") from None
-            if b"\x00" in head:
-                raise InputError(f"{shown} looks like a binary file (or UTF-16), not a UTF-8 text log",
-                                 "convert it to UTF-8 text first")
-            per_line = lim.max_line_chars * 4 + 4
-            while True:
-                if res.lines_read >= lim.max_lines:
-                    if stream.peek(1):
-                        res.truncated_by = "lines"
-                    break
-                budget = lim.max_bytes - res.bytes_read
-                if budget <= 0:
-                    if stream.peek(1):
-                        res.truncated_by = "bytes"
-                    break
-                try:
-                    raw = stream.readline(min(per_line, budget))
-                except (OSError, EOFError) as e:
-                    raise InputError(f"cannot read {shown}: {e}", "the file may be truncated or not really gzip") from None
-                if not raw:
-                    break
-                res.bytes_read += len(raw)
-                dropped = 0
-                if not raw.endswith(b"\n") and len(raw) >= per_line:
-                    # an over-long line: skip the rest of it (still counted against the byte budget)
-                    while res.bytes_read < lim.max_bytes:
-                        more = stream.readline(min(1 << 16, lim.max_bytes - res.bytes_read))
-                        if not more:
-                            break
-                        res.bytes_read += len(more)
-                        dropped += len(more)
-                        if more.endswith(b"\n"):
-                            break
-                res.lines_read += 1
-                text = raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
-                if len(text) > lim.max_line_chars or dropped:
-                    text = text[: lim.max_line_chars] + TRUNCATION_MARKER.format(
-                        n=max(0, len(text) - lim.max_line_chars) + dropped)
-                yield LogLine(shown, res.lines_read, text)
+            yield from self._lines(stream, shown, res)
+        except _READ_ERRORS as e:
+            raise InputError(f"cannot read {shown}: {e}",
+                             "the file may be a truncated or corrupt .gz; other files can still be read") from None
         finally:
             f.close()
+
+    def _lines(self, stream: io.BufferedReader, shown: str, res: FileRead) -> Iterator[LogLine]:
+        lim = self.limits
+        head = stream.peek(8192)[:8192]
+        if b"\x00" in head:
+            raise InputError(f"{shown} looks like a binary file (or UTF-16), not a UTF-8 text log",
+                             "convert it to UTF-8 text first")
+        per_line = lim.max_line_chars * 4 + 4
+        while True:
+            if res.lines_read >= lim.max_lines:
+                if stream.peek(1):
+                    res.truncated_by = "lines"
+                break
+            budget = lim.max_bytes - res.bytes_read
+            if budget <= 0:
+                if stream.peek(1):
+                    res.truncated_by = "bytes"
+                break
+            raw = stream.readline(min(per_line, budget))
+            if not raw:
+                break
+            res.bytes_read += len(raw)
+            dropped = 0
+            if not raw.endswith(b"\n") and len(raw) >= per_line:
+                # an over-long line: skip the rest of it (still counted against the byte budget)
+                while res.bytes_read < lim.max_bytes:
+                    more = stream.readline(min(1 << 16, lim.max_bytes - res.bytes_read))
+                    if not more:
+                        break
+                    res.bytes_read += len(more)
+                    dropped += len(more)
+                    if more.endswith(b"\n"):
+                        break
+            res.lines_read += 1
+            text = raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
+            if len(text) > lim.max_line_chars or dropped:
+                text = text[: lim.max_line_chars] + TRUNCATION_MARKER.format(
+                    n=max(0, len(text) - lim.max_line_chars) + dropped)
+            yield LogLine(shown, res.lines_read, text)
 
     def read(self, path: str | os.PathLike, *, start: int = 1, count: int | None = None,
              skip_blank: bool = False) -> FileRead:
@@ -250,6 +283,9 @@ class Sandbox:
         """
         real = self.resolve(folder)
         if not real.is_dir():
+            if not real.is_file():
+                raise InputError(f"{self.display(real)} is not a regular file or folder",
+                                 "only regular log files (plain or .gz) are read")
             return [ListedFile(self.display(real), real.stat().st_size)], 0, False
         out: list[ListedFile] = []
         skipped = 0

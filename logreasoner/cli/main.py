@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from logreasoner.errors import LogReasonerError
+from logreasoner.errors import InputError, LogReasonerError
 
 __all__ = ["app", "main"]
 
@@ -54,6 +54,9 @@ def analyze(
     from logreasoner.settings import get_settings
 
     err = Console(stderr=True)
+    if model is not None and not model.strip():
+        raise InputError("--model is empty", "pass a model spec such as local or openai/gpt-4o-mini, or leave --model "
+                         "out to use the default (LOGREASONER_MODEL or local)")
     spec = model or get_settings().model
     with err.status(f"analysing {', '.join(paths)[:60]} with {spec}…", spinner="dots") if err.is_terminal else _null():
         result = run(paths if len(paths) > 1 else paths[0], task=task, model=spec, labels=_split_labels(labels),
@@ -93,16 +96,38 @@ def tasks_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @models_app.command("list")
-def models_list() -> None:
-    """List the embedded models and whether they are cached here."""
+def models_list(as_json: bool = typer.Option(False, "--json", help="print the models and their cards as JSON")) -> None:
+    """List the embedded models, whether they are cached here, and a tuned model's provenance (data, licences,
+    recipe, held-back scores)."""
     from logreasoner.lm.registry import EMBEDDED_MODELS, MODEL_ALIASES, model_cache_dir
 
-    aliases = {v: k for k, v in MODEL_ALIASES.items()}
+    rows = []
     for m in EMBEDDED_MODELS.values():
-        cached = (model_cache_dir() / m.name / m.filename).is_file()
-        alias = f" (alias: {aliases[m.name]})" if m.name in aliases else ""
-        typer.echo(f"{m.name}{alias}  {m.package}=={m.version}  {m.licence}  "
-                   f"{'cached' if cached else 'not pulled'}  — {m.description}")
+        weights = EMBEDDED_MODELS[m.base] if m.base else m
+        cached = (model_cache_dir() / weights.name / weights.filename).is_file()
+        aliases = sorted(a for a, target in MODEL_ALIASES.items() if target == m.name)
+        rows.append({"name": m.name, "aliases": aliases, "package": f"{m.package}=={m.version}",
+                     "licence": m.licence, "cached": cached, "description": m.description, "base": m.base,
+                     "adapter": str(m.adapter_path) if m.adapter_path else (m.adapter and "missing"),
+                     "card": m.card_data()})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for r in rows:
+        alias = f" (alias: {', '.join(r['aliases'])})" if r["aliases"] else ""
+        typer.echo(f"{r['name']}{alias}  {r['package']}  {'cached' if r['cached'] else 'not pulled'}  — "
+                   f"{r['description']}")
+        typer.echo(f"    licence: {r['licence']}")
+        card = r["card"] or {}
+        if r["base"]:
+            typer.echo(f"    base {r['base']} + adapter {r['adapter'] or 'not shipped'}")
+        if card:
+            typer.echo(f"    recipe {card.get('recipe')} (sha256 {str(card.get('recipe_sha256', ''))[:12]}), "
+                       f"stages: {' -> '.join(card.get('stages', []))}")
+            for src in card.get("sources", []):
+                typer.echo(f"    data: {src.get('name')} — {src.get('rows')} rows — {src.get('licence')}")
+            for ds, sc in (card.get("held_back") or {}).items():
+                typer.echo(f"    held-back {ds}: {sc}")
 
 
 @models_app.command("pull")
@@ -169,19 +194,69 @@ def main(argv: Optional[list[str]] = None) -> None:
     except LogReasonerError as e:
         if debug:
             raise
-        typer.echo(f"error: {e.one_line()}", err=True)
-        sys.exit(e.exit_code)
+        _fail(e.one_line(), e.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as e:  # a model provider or library error: one line, and how to see more
         if debug:
             raise
+        known = _known_cause(e)
+        if known is not None:
+            _fail(known.one_line(), known.exit_code)
         kind = type(e).__module__.split(".")[0]
-        msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        msg = _first_line(e)
+        if _is_model_unavailable(e):
+            _fail(f"the model is unavailable: {type(e).__name__}: {msg} — check that the server or provider is "
+                  "reachable (--api-base, network, API key)", 3)
+        if _is_database_error(e):
+            _fail(f"the database could not be read: {msg} — point --db at a thought store or a new file", 2)
         where = "the model call failed" if kind in ("litellm", "openai", "dspy", "httpx") else "unexpected error"
-        typer.echo(f"error: {where}: {type(e).__name__}: {msg} (set LOGREASONER_DEBUG=1 for the traceback)", err=True)
-        sys.exit(1)
+        _fail(f"{where}: {type(e).__name__}: {msg} (set LOGREASONER_DEBUG=1 for the traceback)", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    from logreasoner.cli.render import terminal_safe
+
+    typer.echo(f"error: {terminal_safe(message, keep_newlines=False)}", err=True)
+    sys.exit(code)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+
+
+def _chain(e: BaseException):  # noqa: ANN202 - the exception and its causes, outermost first
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def _known_cause(e: BaseException) -> LogReasonerError | None:
+    """A LogReasonerError wrapped by a library (DSPy wraps what an engine raises)."""
+    return next((c for c in _chain(e) if isinstance(c, LogReasonerError)), None)
+
+
+# Errors that mean "the model cannot be reached or used here" (exit 3), by class name, whatever the library.
+_UNAVAILABLE = {"LMTransportError", "LMTimeoutError", "LMServerError", "LMAuthError", "LMRateLimitError",
+                "LMBillingError", "LMUnsupportedModelError", "LMNotConfiguredError", "APIConnectionError",
+                "APITimeoutError", "AuthenticationError", "ServiceUnavailableError", "InternalServerError",
+                "Timeout", "ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError",
+                "NotFoundError", "PermissionDeniedError", "RateLimitError", "BadGatewayError"}
+
+
+def _is_model_unavailable(e: BaseException) -> bool:
+    return any(type(c).__name__ in _UNAVAILABLE for c in _chain(e))
+
+
+def _is_database_error(e: BaseException) -> bool:
+    import sqlite3
+
+    return any(isinstance(c, sqlite3.DatabaseError) for c in _chain(e))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from logreasoner.errors import MissingAPIKeyError, ModelUnavailableError
+from logreasoner.errors import InputError, MissingAPIKeyError, ModelUnavailableError
 
 __all__ = ["load_lm", "ModelSpec", "parse_spec", "MANIFEST_NAME", "engine_of", "weights_fingerprint"]
 
@@ -52,7 +52,7 @@ def parse_spec(spec: str) -> ModelSpec:
     from logreasoner.lm.registry import EMBEDDED_MODELS, MODEL_ALIASES
 
     if not spec or not spec.strip():
-        raise ModelUnavailableError("empty model spec", "pass e.g. --model local or --model openai/gpt-4o-mini")
+        raise InputError("empty model spec", "pass e.g. --model local or --model openai/gpt-4o-mini")
     s = spec.strip()
     backend = None
     for prefix in ("llamacpp:", "hf:"):
@@ -83,6 +83,42 @@ def parse_spec(spec: str) -> ModelSpec:
         f"unknown model {spec!r}",
         "use 'local', a path to a .gguf file or a model folder, or provider/model such as openai/gpt-4o-mini",
     )
+
+
+def _check_provider(model: str) -> None:
+    """A ``provider/model`` spec whose provider litellm does not know fails now, not after its retries."""
+    import litellm
+
+    provider = model.split("/", 1)[0]
+    known = {getattr(p, "value", p) for p in litellm.provider_list}
+    if provider not in known:
+        close = sorted(k for k in known if k.startswith(provider[:3]))[:5]
+        raise ModelUnavailableError(
+            f"unknown model provider {provider!r} in {model!r}",
+            "use provider/model such as openai/gpt-4o-mini or ollama_chat/qwen2.5:7b, 'local', or a model path"
+            + (f" (similar providers: {', '.join(close)})" if close else ""),
+        )
+
+
+SERVER_TIMEOUT_S = 120.0  # one call to an OpenAI-compatible server (--api-base) may take this long
+
+
+def _server_lm(target: str, api_base: str, api_key: str | None, temperature: float, max_tokens: int | None,
+               cache: bool, constrained: bool, kwargs: dict) -> Any:
+    """``openai/<name>`` on a self-hosted OpenAI-compatible server: max_tokens, schemas and timeouts that such
+    servers honour (see :mod:`logreasoner.lm.openai_server`)."""
+    import dspy
+
+    from logreasoner.lm.openai_server import OpenAIServerEngine
+
+    model = target.split("/", 1)[1]
+    engine = OpenAIServerEngine(model, api_base, api_key=api_key, constrained=constrained,
+                                timeout=float(kwargs.pop("timeout", SERVER_TIMEOUT_S)),
+                                retries=int(kwargs.pop("num_retries", 2)))
+    extra = {"max_tokens": max_tokens} if max_tokens else {}
+    # the server's address is part of the name, so DSPy's cache never answers one server from another's entries
+    return dspy.LM(f"{target}@{engine.address}", engine=engine, temperature=temperature, cache=cache,
+                   num_retries=0, **extra, **kwargs)
 
 
 def _check_key(model: str, api_key: str | None, api_base: str | None) -> None:
@@ -130,6 +166,14 @@ def _local_engine(path: str, backend: str, adapter: str | None, constrained: boo
     from logreasoner.lm.hf import TransformersEngine
 
     return TransformersEngine(path, adapter=adapter, constrained=constrained)
+
+
+def _gguf_base(base: str) -> bool:
+    """True when a run's base model is a GGUF (an embedded name or a .gguf path): its GGUF LoRA applies."""
+    try:
+        return parse_spec(base).kind in ("embedded", "gguf")
+    except ModelUnavailableError:
+        return False
 
 
 def engine_of(lm: Any) -> Any:
@@ -192,7 +236,10 @@ def load_lm(
 
     ms = parse_spec(spec)
     if ms.kind == "remote":
+        _check_provider(ms.target)
         _check_key(ms.target, api_key, api_base)
+        if api_base and ms.target.split("/", 1)[0] == "openai":
+            return _server_lm(ms.target, api_base, api_key, temperature, max_tokens, cache, constrained, dict(kwargs))
         extra = dict(kwargs)
         if api_base:
             extra["api_base"] = api_base
@@ -211,6 +258,15 @@ def load_lm(
         path = str(resolve_embedded(ms.target, downloader=downloader))
         model = embedded_model(ms.target)
         name, chat_format = f"local/{model.name}", model.chat_format
+        if model.adapter and adapter is None:  # a tuned embedded model: base weights + the shipped GGUF LoRA
+            shipped = model.adapter_path
+            if shipped is None:
+                raise ModelUnavailableError(f"{model.name}: its adapter {model.adapter} is missing from this install",
+                                            "reinstall logreasoner, or use --model local-base (the untuned base)")
+            if ms.backend == "hf":
+                raise ModelUnavailableError(f"{model.name} ships its adapter for llama.cpp only",
+                                            "drop the hf: prefix, or use hf:local-base (the untuned base)")
+            adapter, ms = str(shipped), ModelSpec(ms.kind, ms.target, "llamacpp")
     elif ms.kind == "run":
         manifest = json.loads((Path(ms.target) / MANIFEST_NAME).read_text())
         base = manifest.get("base", "local")
@@ -221,6 +277,14 @@ def load_lm(
         if merged:
             return load_lm(str((Path(ms.target) / merged).resolve()), adapter=adapter, temperature=temperature,
                            max_tokens=max_tokens, cache=cache, constrained=constrained, n_ctx=n_ctx, **kwargs)
+        gguf_adapter = manifest.get("gguf_adapter")
+        if adapter is None and gguf_adapter and ms.backend != "hf" and (Path(ms.target) / gguf_adapter).is_file():
+            from logreasoner.lm.llamacpp import llama_cpp_available
+
+            if llama_cpp_available() and _gguf_base(base):  # the same adapter at llama.cpp speed
+                return load_lm(f"llamacpp:{base}", adapter=str((Path(ms.target) / gguf_adapter).resolve()),
+                               temperature=temperature, max_tokens=max_tokens, cache=cache, constrained=constrained,
+                               n_ctx=n_ctx, downloader=downloader, **kwargs)
         return load_lm(base if not ms.backend else f"{ms.backend}:{base}", adapter=adapter or run_adapter,
                        temperature=temperature, max_tokens=max_tokens, cache=cache, constrained=constrained,
                        n_ctx=n_ctx, downloader=downloader, **kwargs)

@@ -79,7 +79,7 @@ def test_missing_api_key_is_clear(monkeypatch):
     with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
         load_lm("openai/gpt-4o-mini")
     lm = load_lm("openai/my-model", api_base="http://127.0.0.1:9/v1")  # a local server needs no key
-    assert lm.model == "openai/my-model"
+    assert lm.model == "openai/my-model@127.0.0.1:9"  # the address keeps DSPy's cache apart per server
 
 
 def test_cache_name_follows_the_weights(tmp_path, tiny_model_dir):
