@@ -29,6 +29,7 @@ __all__ = [
     "load_records",
     "to_examples",
     "LOGHUB_RISK",
+    "stratified_head",
 ]
 
 LOGHUB_RISK = (
@@ -117,9 +118,37 @@ def _checked(spec: DatasetSpec) -> tuple[sources.Record, ...]:
     return tuple(records)
 
 
+def stratified_head(items: list, limit: int, *, key: Callable[[Any], Any], max_strata: int = 64) -> list:
+    """At most ``limit`` of ``items`` (already in a stable shuffled order), stratified by ``key`` (the gold
+    answer): each answer keeps its share of the split (largest remainder, at least one per answer while room
+    remains), its members in the given order. Free-text answers (more than ``max_strata`` distinct values) are
+    not strata: the head of the order is taken. The result keeps the given order."""
+    if limit >= len(items):
+        return list(items)
+    groups: dict[str, list[int]] = {}
+    for i, it in enumerate(items):
+        groups.setdefault(str(key(it)), []).append(i)
+    if len(groups) > max_strata or len(groups) <= 1:
+        return list(items[:limit])
+    n = len(items)
+    quota = {g: limit * len(ix) / n for g, ix in groups.items()}
+    take = {g: min(len(groups[g]), max(1, int(q))) for g, q in quota.items()}
+    while sum(take.values()) > limit:  # more answers than room: drop the rarest's reserved place last
+        g = max((g for g in take if take[g] > 0), key=lambda g: (take[g] - quota[g], -len(groups[g])))
+        take[g] -= 1
+    for g in sorted(quota, key=lambda g: quota[g] - int(quota[g]), reverse=True) * 2:
+        if sum(take.values()) >= limit:
+            break
+        if take[g] < len(groups[g]):
+            take[g] += 1
+    keep = sorted(i for g, ix in groups.items() for i in ix[: take[g]])
+    return [items[i] for i in keep]
+
+
 def to_examples(records: list[sources.Record], *, dataset: str, task: str, split: str = "all", seed: int = 0,
                 limit: int | None = None) -> list:
-    """Records -> ``dspy.Example`` list of one split, in the split's stable order, at most ``limit``."""
+    """Records -> ``dspy.Example`` list of one split, in the split's stable order; with ``limit``, a sample of
+    that size stratified by gold answer (:func:`stratified_head`)."""
     import dspy
 
     check_split(split)
@@ -132,7 +161,7 @@ def to_examples(records: list[sources.Record], *, dataset: str, task: str, split
             chosen.append((order_key(r.id, seed), s, r))
     chosen.sort(key=lambda t: t[0])
     if limit is not None:
-        chosen = chosen[:limit]
+        chosen = stratified_head(chosen, limit, key=lambda t: t[2].answer)
     out = []
     for _, s, r in chosen:
         meta: dict[str, Any] = {**r.meta, "id": r.id, "dataset": dataset, "split": s}

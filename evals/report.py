@@ -28,6 +28,8 @@ def fmt_score(cell: dict[str, Any]) -> str:
     fails = []
     if cell.get("format_failures"):
         fails.append(f"fmt-fail {cell['format_failure_rate']:.0%}")
+    if cell.get("degenerate"):
+        fails.append(f"degenerate {cell['degenerate_rate']:.0%}")
     if cell.get("errors"):
         fails.append(f"err {cell['error_rate']:.0%}")
     if not cell.get("complete", True):
@@ -60,15 +62,16 @@ def score_table(cells: Iterable[tuple[str | None, dict[str, Any]]]) -> str:
 
 def metrics_table(cells: Iterable[tuple[str | None, dict[str, Any]]]) -> str:
     """Every metric of every cell, with failures, tokens and latency."""
-    lines = ["| program | model | dataset | n | metrics | parsed only | fmt-fail | errors | tokens/ex | "
-             "LM calls | cache hits | s/ex |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| program | model | dataset | n | metrics | parsed only | fmt-fail | degenerate | errors | tokens/ex | "
+             "LM calls | cache hits | s/ex |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r, c in cells:
         m = ", ".join(f"{k} {_f(v)}" for k, v in c.get("metrics", {}).items())
         p = ", ".join(f"{k} {_f(v)}" for k, v in c.get("parsed_only", {}).items())
         u = c.get("usage", {})
         prog = f"{r}: {c['program']}" if r else c["program"]
         lines.append(f"| {prog} | {c['model']} | {c['dataset']} | {c['done']}/{c['planned']} | {m or '-'} | "
-                     f"{p or '-'} | {c['format_failures']} ({c['format_failure_rate']:.0%}) | {c['errors']} | "
+                     f"{p or '-'} | {c['format_failures']} ({c['format_failure_rate']:.0%}) | "
+                     f"{c.get('degenerate', 0)} ({c.get('degenerate_rate', 0.0):.0%}) | {c['errors']} | "
                      f"{c.get('tokens_per_example', 0):.0f} | {u.get('lm_calls', 0)} | {u.get('cache_hits', 0)} | "
                      f"{c.get('latency_s_mean', 0):.2f} |")
     return "\n".join(lines) + "\n"

@@ -231,6 +231,7 @@ def _run_example(cell: _Cell, program: Any, lm: Any, ex: Any) -> dict[str, Any]:
         "trace": {},
         "score": 0.0,
         "error": None,
+        "degenerate": [],
     }
     local_lm = lm.copy() if lm is not None else None
     t0 = time.perf_counter()
@@ -248,6 +249,7 @@ def _run_example(cell: _Cell, program: Any, lm: Any, ex: Any) -> dict[str, Any]:
         rec["answer"] = to_jsonable(answer)
         rec["format_error"] = get("format_error", None)
         rec["raw"] = get("raw", None)
+        rec["degenerate"] = list(get("degenerate", None) or [])
         keys = list(pred.keys()) if hasattr(pred, "keys") else []
         rec["trace"] = {k: to_jsonable(get(k)) for k in keys if k not in ("answer", "format_error", "raw")}
         value = answer_value(cell.task, answer, cell.dataset.answer_field)
@@ -423,6 +425,7 @@ def _results(config: RunConfig, cells: list[_Cell], log: SampleLog, skipped: lis
             "examples": sum(c["done"] for c in cell_results),
             "errors": sum(c["errors"] for c in cell_results),
             "format_failures": sum(c["format_failures"] for c in cell_results),
+            "degenerate": sum(c.get("degenerate", 0) for c in cell_results),
             "usage": _sum_usage(cell_results),
         },
         "notes": list(dict.fromkeys(notes)),

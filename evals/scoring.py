@@ -1,8 +1,8 @@
 """Per-cell summaries: a task's metric suite over a list of scored samples, with bootstrap intervals.
 
 A *sample* here is a dict with ``gold``, ``pred`` (the predicted value of the scored field, or None), ``score``
-(the per-example task metric), ``group`` (grouping key for parsing) and ``error`` (an exception message, or
-None). Samples whose prediction is None are counted as format failures (or as errors, when the call raised)
+(the per-example task metric), ``group`` (grouping key for parsing), ``error`` (an exception message, or
+None) and ``degenerate`` (the program's degenerate-output reasons: repeated items, marker echo, invented lines). Samples whose prediction is None are counted as format failures (or as errors, when the call raised)
 and scored as wrong; the same metrics restricted to parsed samples are reported beside them.
 """
 
@@ -63,6 +63,11 @@ def summarize(task: str, samples: Sequence[dict[str, Any]], *, n_resamples: int 
     n = len(samples)
     errors = sum(1 for s in samples if s.get("error"))
     ff = sum(1 for s in samples if s.get("pred") is None and not s.get("error"))
+    dg = [s for s in samples if s.get("degenerate")]
+    reasons: dict[str, int] = {}
+    for s in dg:
+        for r in s["degenerate"]:
+            reasons[r] = reasons.get(r, 0) + 1
     out: dict[str, Any] = {
         "n": n,
         "primary_metric": primary_metric(task),
@@ -70,6 +75,9 @@ def summarize(task: str, samples: Sequence[dict[str, Any]], *, n_resamples: int 
         "error_rate": errors / n if n else 0.0,
         "format_failures": ff,
         "format_failure_rate": ff / n if n else 0.0,
+        "degenerate": len(dg),
+        "degenerate_rate": len(dg) / n if n else 0.0,
+        "degenerate_reasons": reasons,
         "metrics": {},
         "ci": {},
         "parsed_only": {},

@@ -21,13 +21,15 @@ _CONFIG = typer.Option(None, "--config", "-c", help="finetune.toml (see logreaso
 _RUN_DIR = typer.Option(None, "--run-dir", help="run folder (overrides run_dir in the config)")
 _FORCE = typer.Option(False, "--force", help="rerun the stage even if state.json says it is done")
 _JSON = typer.Option(False, "--json", help="print the stage's outputs as JSON")
+_DEVICE = typer.Option(None, "--device", help="train on 'cpu' or 'cuda' (overrides device in the config; "
+                                              "default 'auto': a GPU when torch sees one)")
 
 
-def _pipeline(config: Optional[Path], run_dir: Optional[Path]):
+def _pipeline(config: Optional[Path], run_dir: Optional[Path], device: Optional[str] = None):
     from logreasoner.finetune.config import load_config
     from logreasoner.finetune.pipeline import Pipeline
 
-    cfg = load_config(config, run_dir=run_dir)
+    cfg = load_config(config, run_dir=run_dir, device=device)
     return Pipeline(cfg)
 
 
@@ -46,9 +48,10 @@ def _show(result: dict, as_json: bool) -> None:
 @app.command()
 def run(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
         stages: Optional[str] = typer.Option(None, "--stages", help="comma-separated subset, e.g. 'sft,mine,dpo'"),
-        as_json: bool = _JSON) -> None:
-    """Run every stage (eval too when [eval] enabled = true), resuming finished ones."""
-    p = _pipeline(config, run_dir)
+        device: Optional[str] = _DEVICE, as_json: bool = _JSON) -> None:
+    """Run every stage (eval too when [eval] enabled = true), resuming finished ones (a training stage killed
+    mid-way resumes from its last checkpoint)."""
+    p = _pipeline(config, run_dir, device)
     chosen = [s.strip() for s in stages.split(",")] if stages else None
     _show(p.run(chosen, force=force), as_json)
     typer.echo(f"run folder: {p.run_dir}  (load it with --model {p.run_dir})")
@@ -71,9 +74,9 @@ def sft_data(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DI
 @app.command()
 def sft(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
         phase: Optional[str] = typer.Option(None, "--phase", help="one phase by name (default: all, in order)"),
-        as_json: bool = _JSON) -> None:
+        device: Optional[str] = _DEVICE, as_json: bool = _JSON) -> None:
     """Stage 3: SFT with TRL + LoRA (assistant-only loss), phase by phase."""
-    _show(_pipeline(config, run_dir).sft(phase, force=force), as_json)
+    _show(_pipeline(config, run_dir, device).sft(phase, force=force), as_json)
 
 
 @app.command()
@@ -85,9 +88,9 @@ def mine(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, f
 
 @app.command()
 def dpo(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
-        as_json: bool = _JSON) -> None:
+        device: Optional[str] = _DEVICE, as_json: bool = _JSON) -> None:
     """Stage 5: DPO with TRL on the mined pairs, continuing the SFT adapter."""
-    _show(_pipeline(config, run_dir).dpo(force=force), as_json)
+    _show(_pipeline(config, run_dir, device).dpo(force=force), as_json)
 
 
 @app.command()
@@ -108,6 +111,25 @@ def evaluate(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DI
     """Score base and each stage's adapter through the program on the held-back split."""
     chosen = [v.strip() for v in variants.split(",")] if variants else None
     _show(_pipeline(config, run_dir).evaluate(chosen, force=force), as_json)
+
+
+@app.command()
+def ship(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR,
+         to: Path = typer.Option(..., "--to", help="folder for adapter.gguf + card.json (logreasoner/data/student "
+                                                   "makes it the embedded `local`)"),
+         scores: Optional[Path] = typer.Option(None, "--scores", help="JSON of held-back scores for the card"),
+         as_json: bool = _JSON) -> None:
+    """Ship the run's final adapter with a provenance card (sources, licences, recipe hash, held-back scores)."""
+    from logreasoner.finetune.ship import ship_student
+
+    p = _pipeline(config, run_dir)
+    held = json.loads(scores.read_text()) if scores else None
+    card = ship_student(p.run_dir, to, recipe=config, held_back=held)
+    if as_json:
+        typer.echo(json.dumps(card, indent=1, default=str))
+    else:
+        typer.echo(f"shipped {card['adapter_mb']} MB adapter ({card['final_stage']}) to {to}; "
+                   f"{card['training_rows']} training rows from {len(card['sources'])} datasets")
 
 
 @app.command()

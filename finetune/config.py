@@ -178,6 +178,8 @@ class MineConfig(_Strict):
         "a model spec"))
     unused_first: bool = Field(True, description="mine training examples the SFT rows did not use first")
     max_pairs: int | None = Field(None, ge=1, description="stop mining once this many pairs are found")
+    max_pairs_per_task: int | None = Field(None, ge=1, description=(
+        "pairs per task at most (examples of a task that has them are skipped, so no task crowds out the rest)"))
     text_threshold: float = Field(0.5, ge=0.0, le=1.0, description=(
         "free-text tasks (ROUGE-L): an answer scoring below this counts as a mistake"))
     api_base: str | None = None

@@ -15,7 +15,7 @@ from typing import Any
 import dspy
 
 from logreasoner.finetune.data import example_id
-from logreasoner.finetune.formatting import make_program
+from logreasoner.finetune.formatting import adapter_for, make_program
 from logreasoner.tasks import get_task
 
 __all__ = ["evaluate_program", "f1_scores"]
@@ -69,7 +69,7 @@ def evaluate_program(examples: list[Any], *, planner_lm: Any, step_lm: Any | Non
         program = programs.setdefault(task.name, make_program(task, program_cfg, planner_lm=planner_lm,
                                                               step_lm=step_lm))
         t0 = time.perf_counter()
-        with dspy.context(lm=step_lm):
+        with dspy.context(lm=step_lm, adapter=adapter_for(program_cfg)):
             pred = program(log=ex.get("log"), question=ex.get("question"), labels=ex.get("labels"))
         dt = time.perf_counter() - t0
         gold = ex.get("answer")
@@ -78,6 +78,7 @@ def evaluate_program(examples: list[Any], *, planner_lm: Any, step_lm: Any | Non
                      "score": task.score(gold, pred.answer) if pred.answer is not None else 0.0,
                      "format_failure": pred.answer is None,
                      "plan_failure": bool(getattr(pred, "plan_format_error", None)),
+                     "degenerate": list(pred.get("degenerate") or []),
                      "seconds": round(dt, 2)})
         if ckpt is not None:
             with ckpt.open("a", encoding="utf-8") as fh:
@@ -95,6 +96,7 @@ def evaluate_program(examples: list[Any], *, planner_lm: Any, step_lm: Any | Non
             "score": round(sum(r["score"] for r in rs) / n, 4),
             "format_failure_rate": round(sum(r["format_failure"] for r in rs) / n, 4),
             "plan_failure_rate": round(sum(r["plan_failure"] for r in rs) / n, 4),
+            "degenerate_rate": round(sum(bool(r.get("degenerate")) for r in rs) / n, 4),
             "seconds_per_example": round(sum(r["seconds"] for r in rs) / n, 2),
             "predictions": dict(Counter(p or "(none)" for p in preds).most_common(8)),
         }

@@ -96,13 +96,15 @@ def _read_checkpoint(path: Path | None) -> tuple[dict[str, dict], list[dict]]:
 def mine_pairs(examples: list[Any], *, student_lm: Any, corrector_lm: Any, program_cfg: Any = None,
                constrain_gold: bool = True, include_format_failures: bool = True, min_score: float = 1.0,
                step_lm: Any = None, progress: Any = None, corrector: str = "student", text_threshold: float = 0.5,
-               max_pairs: int | None = None, checkpoint: str | Path | None = None) -> tuple[list[dict], list[dict]]:
+               max_pairs: int | None = None, max_pairs_per_task: int | None = None,
+               checkpoint: str | Path | None = None) -> tuple[list[dict], list[dict]]:
     """Returns (pairs, records): DPO rows (prompt/chosen/rejected + metadata) and one record per example.
 
     ``corrector``: ``student``/a model (the corrector LM rewrites the solution given the gold answer),
     ``expert`` (the task's programmatic expert writes the chosen solution) or ``auto`` (the corrector LM where
     the answer is a label, the expert for free-text answers). Free-text answers count as mistakes below
-    ``text_threshold``. Mining stops at ``max_pairs``. With ``checkpoint`` (a JSONL path) every example is
+    ``text_threshold``. Mining stops at ``max_pairs``; a task with ``max_pairs_per_task`` pairs is not mined
+    further. With ``checkpoint`` (a JSONL path) every example is
     appended as it finishes and a rerun skips the examples already there.
     """
     from logreasoner.programs.corrector import Corrector
@@ -125,6 +127,10 @@ def mine_pairs(examples: list[Any], *, student_lm: Any, corrector_lm: Any, progr
                 progress.update(1)
             continue
         task = get_task(ex.get("task") or "anomaly")
+        if max_pairs_per_task is not None and sum(p["task"] == task.name for p in pairs) >= max_pairs_per_task:
+            if progress:
+                progress.update(1)
+            continue
         program = programs.setdefault(task.name, make_program(task, program_cfg, planner_lm=student_lm,
                                                               step_lm=step_lm or student_lm))
         gold, labels, question = ex.get("answer"), ex.get("labels"), ex.get("question")

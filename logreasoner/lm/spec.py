@@ -6,7 +6,8 @@ Specs:
   ``path/to/hf-folder``                   a Hugging Face model folder (transformers); ``adapter=`` a PEFT folder
   ``path/to/run``                         a folder with ``logreasoner_model.json`` (a tuned student from finetune)
   ``provider/model``                      anything litellm/DSPy knows: ``openai/gpt-4o-mini``, ``ollama_chat/qwen2.5:7b``,
-                                          ``openai/<name>`` with ``api_base=`` for vLLM, SGLang or llama.cpp servers
+                                          ``openai/<name>`` with ``api_base=`` (or ``LOGREASONER_API_BASE``) for
+                                          vLLM, SGLang or llama.cpp servers (see :mod:`.openai_server`)
 Prefixes ``llamacpp:`` and ``hf:`` force a backend for paths and embedded names.
 """
 
@@ -101,6 +102,8 @@ def _check_provider(model: str) -> None:
 
 
 SERVER_TIMEOUT_S = 120.0  # one call to an OpenAI-compatible server (--api-base) may take this long
+API_BASE_ENV = "LOGREASONER_API_BASE"  # where openai/<name> specs go when no api_base is given (eval run, agents)
+API_TIMEOUT_ENV = "LOGREASONER_API_TIMEOUT"  # seconds, overrides SERVER_TIMEOUT_S
 
 
 def _server_lm(target: str, api_base: str, api_key: str | None, temperature: float, max_tokens: int | None,
@@ -112,8 +115,11 @@ def _server_lm(target: str, api_base: str, api_key: str | None, temperature: flo
     from logreasoner.lm.openai_server import OpenAIServerEngine
 
     model = target.split("/", 1)[1]
-    engine = OpenAIServerEngine(model, api_base, api_key=api_key, constrained=constrained,
-                                timeout=float(kwargs.pop("timeout", SERVER_TIMEOUT_S)),
+    try:
+        timeout = float(kwargs.pop("timeout", None) or os.environ.get(API_TIMEOUT_ENV) or SERVER_TIMEOUT_S)
+    except ValueError:
+        raise InputError(f"{API_TIMEOUT_ENV} is not a number of seconds", f"e.g. {API_TIMEOUT_ENV}=120") from None
+    engine = OpenAIServerEngine(model, api_base, api_key=api_key, constrained=constrained, timeout=timeout,
                                 retries=int(kwargs.pop("num_retries", 2)))
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     # the server's address is part of the name, so DSPy's cache never answers one server from another's entries
@@ -236,6 +242,8 @@ def load_lm(
 
     ms = parse_spec(spec)
     if ms.kind == "remote":
+        if not api_base and ms.target.split("/", 1)[0] == "openai":
+            api_base = os.environ.get(API_BASE_ENV) or None
         _check_provider(ms.target)
         _check_key(ms.target, api_key, api_base)
         if api_base and ms.target.split("/", 1)[0] == "openai":

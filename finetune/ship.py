@@ -1,0 +1,102 @@
+"""Shipping a trained student as an embedded model: its GGUF LoRA and a provenance card inside the package.
+
+``ship_student(run_dir, dest)`` copies the run's final adapter (``adapter.gguf``, the llama.cpp LoRA written by the
+export stage) to ``dest`` (``logreasoner/data/student`` for the embedded ``local``) and writes ``card.json``
+beside it: the base model, the recipe and its sha256, every stage with its figures, the training rows per
+dataset with each dataset's source and licence, and the held-back scores the caller measured. ``logreasoner
+models list`` prints the card. Only data whose licence allows shipping may be in a shipped student's training
+set: a dataset marked as not bundleable (``DatasetSpec.bundled`` false) makes this refuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from logreasoner.errors import ConfigError
+
+__all__ = ["ship_student", "training_sources", "MAX_ADAPTER_MB"]
+
+MAX_ADAPTER_MB = 20.0
+
+
+def training_sources(run_dir: Path) -> list[dict[str, Any]]:
+    """Training rows per dataset (every SFT kind) with the dataset's task, source and licence."""
+    from logreasoner.evals import get_dataset
+
+    counts: dict[str, dict[str, int]] = {}
+    for f in sorted((Path(run_dir) / "data").glob("*.jsonl")):
+        kind = f.stem
+        with f.open(encoding="utf-8") as fh:
+            for line in fh:
+                ds = json.loads(line).get("dataset") or "(unnamed)"
+                counts.setdefault(ds, {}).setdefault(kind, 0)
+                counts[ds][kind] += 1
+    out = []
+    for name in sorted(counts):
+        try:
+            spec = get_dataset(name)
+            info = {"task": spec.task, "source": spec.source, "licence": spec.licence, "bundled": spec.bundled}
+        except Exception:  # a JSONL file of the user's: no registry entry
+            info = {"task": None, "source": name, "licence": "unknown", "bundled": False}
+        out.append({"name": name, "rows": sum(counts[name].values()), "rows_by_kind": counts[name], **info})
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def ship_student(run_dir: str | Path, dest: str | Path, *, recipe: str | Path | None = None,
+                 held_back: dict[str, Any] | None = None, allow_unshippable: bool = False) -> dict[str, Any]:
+    """Copy the run's final GGUF adapter to ``dest/adapter.gguf`` and write ``dest/card.json``; returns the card."""
+    run_dir, dest = Path(run_dir), Path(dest)
+    manifest_path = run_dir / "logreasoner_model.json"
+    if not manifest_path.is_file():
+        raise ConfigError(f"{run_dir} has no logreasoner_model.json", "run the 'export' stage first")
+    manifest = json.loads(manifest_path.read_text())
+    gguf = manifest.get("gguf_adapter")
+    if not gguf or not (run_dir / gguf).is_file():
+        raise ConfigError(f"{run_dir}: no GGUF adapter to ship", "export with [export] gguf_adapter = true on a GGUF base")
+    size_mb = (run_dir / gguf).stat().st_size / 2**20
+    if size_mb > MAX_ADAPTER_MB:
+        raise ConfigError(f"the adapter is {size_mb:.1f} MB, over the {MAX_ADAPTER_MB:.0f} MB a package may carry",
+                          "train with a smaller LoRA rank or fewer target modules")
+    sources = training_sources(run_dir)
+    bad = [s["name"] for s in sources if not s["bundled"]]
+    if bad and not allow_unshippable:
+        raise ConfigError(f"the student was trained on data that may not be shipped: {', '.join(bad)}",
+                          "retrain on bundleable datasets only (weights trained on such data may not ship either)")
+    state = json.loads((run_dir / "state.json").read_text()).get("stages", {})
+    stages = {k: {"seconds": v.get("seconds"), "peak_rss_mb": v.get("peak_rss_mb"),
+                  **{a: b for a, b in (v.get("outputs") or {}).items() if not isinstance(b, (dict, list))}}
+              for k, v in state.items() if v.get("status") == "done" and not k.startswith("eval")}
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run_dir / gguf, dest / "adapter.gguf")
+    from logreasoner import __version__
+
+    card: dict[str, Any] = {
+        "name": "smollm2-135m-logreasoner",
+        "base": manifest.get("base"),
+        "adapter": "adapter.gguf",
+        "adapter_sha256": _sha256(dest / "adapter.gguf"),
+        "adapter_mb": round(size_mb, 2),
+        "final_stage": manifest.get("final_stage"),
+        "tasks": manifest.get("tasks"),
+        "program": manifest.get("program"),
+        "recipe": str(recipe) if recipe else None,
+        "recipe_sha256": _sha256(Path(recipe)) if recipe and Path(recipe).is_file() else None,
+        "stages": list(stages),
+        "stage_figures": stages,
+        "sources": sources,
+        "training_rows": sum(s["rows"] for s in sources),
+        "held_back": held_back or {},
+        "toolkit_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    (dest / "card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
+    return card

@@ -1,0 +1,154 @@
+"""The student recipe's parts: experts for the free-text tasks, checkpoints inside a training stage, the lean
+assistant-only loss, mining with the expert as corrector, shipping with a provenance card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from logreasoner.errors import ConfigError
+from logreasoner.finetune.data import make_example
+from logreasoner.finetune.experts_text import template_variables
+from logreasoner.finetune.traces import expert_traces
+
+ROWS = [
+    {"messages": [{"role": "system", "content": "Decide."},
+                  {"role": "user", "content": f"Log:\nL1 kernel panic {i}"},
+                  {"role": "assistant", "content": '{"answer": {"verdict": "abnormal", "evidence_lines": [1]}}'}]}
+    for i in range(8)
+]
+
+
+def test_template_variables_and_the_parse_expert():
+    assert template_variables("Found block rdd_2_4 locally", "Found block <*> locally") == ["rdd_2_4"]
+    assert template_variables("a b", "x <*>") is None
+    ex = make_example("Connection from 10.0.0.1 port 22", "Connection from <*> port <*>", task="parse",
+                      meta={"id": "p1"})
+    (t,) = expert_traces([ex])
+    assert t.answer == {"template": "Connection from <*> port <*>"}
+    findings = " ".join(s.finding for s in t.steps)
+    assert "'10.0.0.1'" in findings and "'22'" in findings
+    assert t.plan.reasoning_steps[-1].startswith("Conclude")
+
+
+def test_reference_experts_write_the_reference_into_the_answer_field():
+    ref = "Free space on /var. Then restart the daemon. Check the disk alarms."
+    sol = make_example("ERROR write failed: No space left on device", ref, task="rca",
+                       meta={"id": "r1", "answer_field": "remediation"})
+    cause = make_example("ERROR write failed: No space left on device", "The disk is full.", task="rca",
+                         meta={"id": "r2"})
+    interp = make_example("INFO session opened for user root", "A root session was opened.", task="interpret",
+                          meta={"id": "i1"})
+    a, b, c = expert_traces([sol, cause, interp])
+    assert a.answer["remediation"] == ["Free space on /var.", "Then restart the daemon.", "Check the disk alarms."]
+    assert b.answer == {"cause": "The disk is full.", "remediation": []}
+    assert c.answer == {"explanation": "A root session was opened."}
+    assert any("L1" in s.finding for s in b.steps)
+
+
+def _dataset():
+    from datasets import Dataset
+
+    return Dataset.from_list(ROWS)
+
+
+LORA = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}
+TRL = {"per_device_train_batch_size": 2, "learning_rate": 5e-3, "max_length": 512, "logging_steps": 1}
+
+
+def test_a_killed_stage_resumes_from_its_last_checkpoint(tiny_student_dir, tmp_path):
+    from logreasoner.finetune.sft import last_checkpoint, train_sft
+
+    out = tmp_path / "sft"
+    first = train_sft(_dataset(), out, student=str(tiny_student_dir), lora=LORA, threads=1, save_steps=1,
+                      trl={**TRL, "max_steps": 2})
+    assert first["resumed_from"] is None and last_checkpoint(out / "trainer").endswith("checkpoint-2")
+    progress = json.loads((out / "progress.json").read_text())
+    assert progress["step"] == 2 and progress["max_steps"] == 2 and progress["eta_s"] == 0
+    # the same stage asked for more steps (as after a kill): it continues from step 2, not from scratch
+    again = train_sft(_dataset(), out, student=str(tiny_student_dir), lora=LORA, threads=1, save_steps=1,
+                      trl={**TRL, "max_steps": 4})
+    assert again["resumed_from"].endswith("checkpoint-2") and again["steps"] == 4
+
+
+def test_lean_loss_equals_trls_assistant_only_loss(tiny_student_dir, tmp_path):
+    import torch
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    from logreasoner.finetune.sft import lean_sft_trainer_class, trl_args
+    from logreasoner.finetune.student import load_student
+
+    losses = []
+    for cls in (SFTTrainer, lean_sft_trainer_class()):
+        torch.manual_seed(0)
+        model, tok = load_student(str(tiny_student_dir))
+        args = trl_args(SFTConfig, tmp_path / cls.__name__, {**TRL, "max_steps": 1}, device="cpu",
+                        assistant_only_loss=True)
+        tr = cls(model=model, args=args, train_dataset=_dataset(), processing_class=tok,
+                 peft_config=LoraConfig(task_type="CAUSAL_LM", **LORA))
+        batch = next(iter(tr.get_train_dataloader()))
+        with torch.no_grad():
+            losses.append(float(tr.compute_loss(tr.model, dict(batch))))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
+def test_mining_with_the_expert_as_corrector():
+    import dspy
+
+    from logreasoner.finetune.config import ProgramConfig
+    from logreasoner.finetune.mining import mine_pairs
+    from logreasoner.lm.engine_base import LocalEngine
+
+    class Student(LocalEngine):  # a grammar-constrained student that writes a poor cause
+        def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
+            if "problem_overview" in json.dumps(schema):
+                out = {"problem_overview": "o", "key_challenges": ["c"], "reasoning_steps": ["s"]}
+            else:
+                out = {"steps": [{"step": "s", "finding": "f", "evidence_lines": [1]}],
+                       "answer": {"cause": "unknown", "remediation": []}}
+            return json.dumps(out), 5, 5, "stop"
+
+    lm = dspy.LM("local/student", engine=Student(), cache=False)
+    exs = [make_example("ERROR write failed: No space left on device", "The disk is full.", task="rca",
+                        meta={"id": f"r{i}"}) for i in range(3)]
+    pairs, records = mine_pairs(exs, student_lm=lm, corrector_lm=lm, corrector="auto",
+                                program_cfg=ProgramConfig(retriever="builtin", k=1), max_pairs=2)
+    assert len(pairs) == 2 and len(records) == 2  # stopped at max_pairs
+    chosen = json.loads(pairs[0]["chosen"][0]["content"])
+    assert chosen["answer"]["cause"] == "The disk is full." and pairs[0]["corrected_by"] == "expert"
+    assert "Log:" in pairs[0]["prompt"][-1]["content"]  # the compact prompt the student is asked with
+
+
+def _fake_run(tmp_path: Path, dataset: str) -> Path:
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "adapter.gguf").write_bytes(b"lora" * 10)
+    (run / "logreasoner_model.json").write_text(json.dumps(
+        {"base": "local-base", "adapter": "adapter", "gguf_adapter": "adapter.gguf", "final_stage": "dpo"}))
+    (run / "state.json").write_text(json.dumps({"stages": {"dpo": {"status": "done", "seconds": 3.0,
+                                                                   "outputs": {"pairs": 7}}}}))
+    (run / "data" / "stepwise.jsonl").write_text(json.dumps({"id": "x#expert", "dataset": dataset}) + "\n")
+    return run
+
+
+def test_ship_writes_the_adapter_and_its_card(tmp_path):
+    from logreasoner.finetune.ship import ship_student
+
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text("seed = 0\n")
+    card = ship_student(_fake_run(tmp_path, "bgl_anomaly"), tmp_path / "dest", recipe=recipe,
+                        held_back={"bgl_anomaly": {"f1": 0.7}})
+    assert (tmp_path / "dest" / "adapter.gguf").read_bytes() == b"lora" * 10
+    assert json.loads((tmp_path / "dest" / "card.json").read_text())["held_back"]["bgl_anomaly"]["f1"] == 0.7
+    assert card["sources"][0]["licence"].startswith("Loghub") and card["stage_figures"]["dpo"]["pairs"] == 7
+    assert len(card["recipe_sha256"]) == 64
+
+
+def test_ship_refuses_a_student_trained_on_unshippable_data(tmp_path):
+    from logreasoner.finetune.ship import ship_student
+
+    with pytest.raises(ConfigError, match="may not be shipped"):
+        ship_student(_fake_run(tmp_path, "bgl_templates_anomaly"), tmp_path / "dest")

