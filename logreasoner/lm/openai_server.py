@@ -111,8 +111,9 @@ class OpenAIServerEngine(LocalEngine):
                 raise self._unavailable("answered with something that is not JSON") from None
         raise self._unavailable(f"is not answering ({last}) after {self.retries + 1} attempts")
 
-    def _response_format(self, schema: dict) -> dict:
-        if self.schema_form == "json_object":
+    @staticmethod
+    def _response_format(schema: dict, form: str) -> dict:
+        if form == "json_object":
             return {"type": "json_object", "schema": schema}
         return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
 
@@ -127,16 +128,17 @@ class OpenAIServerEngine(LocalEngine):
             body["seed"] = seed
         if top_p is not None:
             body["top_p"] = top_p
+        form = self.schema_form
         if schema is not None:
-            body["response_format"] = self._response_format(schema)
+            body["response_format"] = self._response_format(schema, form)
         try:
             data = self._post(body)
         except _RejectedRequest as e:
-            if schema is None or self.schema_form != "json_schema" or "response_format" not in e.text:
+            if schema is None or form != "json_schema" or "response_format" not in e.text:
                 raise RuntimeError(f"the model server at {self.api_base} refused the request (HTTP {e.status}): "
                                    f"{e.text.splitlines()[0] if e.text else ''}") from None
             self.schema_form = "json_object"  # llama-cpp-python's dialect; remembered for the next calls
-            body["response_format"] = self._response_format(schema)
+            body["response_format"] = self._response_format(schema, "json_object")
             try:
                 data = self._post(body)
             except _RejectedRequest as again:

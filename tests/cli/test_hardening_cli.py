@@ -120,3 +120,29 @@ def test_the_server_gets_max_tokens_and_the_answer_schema(capsys: pytest.Capture
     schema = body["response_format"]["json_schema"]["schema"]
     assert "answer" in schema["properties"]
     assert json.loads(out)["model"].startswith("openai/stub@127.0.0.1:")
+
+
+def test_a_server_that_never_answers_is_cut_off(capsys: pytest.CaptureFixture, log_file: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accepts the connection, never replies: the call ends after LOGREASONER_API_TIMEOUT, exit 3."""
+    monkeypatch.setenv("LOGREASONER_API_TIMEOUT", "2")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        t0 = time.monotonic()
+        code, _, err = run_cli(capsys, "analyze", str(log_file), "--program", "direct", "--model", "openai/m",
+                               "--api-base", f"http://127.0.0.1:{port}/v1")
+        took = time.monotonic() - t0
+    assert code == 3 and "did not answer within 2 s" in err
+    assert took < 15
+
+
+def test_retries_on_a_failing_server_are_bounded(capsys: pytest.CaptureFixture, log_file: Path) -> None:
+    with StubServer("{}", status=503) as srv:
+        t0 = time.monotonic()
+        code, _, err = run_cli(capsys, "analyze", str(log_file), "--program", "direct", "--model", "openai/stub",
+                               "--api-base", srv.api_base)
+        took = time.monotonic() - t0
+    assert code == 3 and "HTTP 503" in err and "3 attempts" in err
+    assert len(srv.requests) == 3 and took < 15
