@@ -22,6 +22,7 @@ TOP12 = list(range(18, 30))
 CONFIGS = {
     "r8-attn-top12": {"r": 8, "lora_alpha": 16, "target_modules": ATTN, "layers_to_transform": TOP12},
     "r8-all-top12": {"r": 8, "lora_alpha": 16, "target_modules": ALL, "layers_to_transform": TOP12},
+    "r16-attn-top12": {"r": 16, "lora_alpha": 32, "target_modules": ATTN, "layers_to_transform": TOP12},
     "r16-all-top12": {"r": 16, "lora_alpha": 32, "target_modules": ALL, "layers_to_transform": TOP12},
 }
 DEV = (("bgl_anomaly", 24), ("loginstruct_alarm_cause", 20), ("loghub_parse", 20))

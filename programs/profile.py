@@ -35,7 +35,7 @@ class PromptProfile:
 
 
 STANDARD = PromptProfile("standard", excerpt_chars=6000, max_templates=40, plans=3, compact_plans=False)
-COMPACT = PromptProfile("compact", excerpt_chars=2400, max_templates=24, plans=1, compact_plans=True)
+COMPACT = PromptProfile("compact", excerpt_chars=1800, max_templates=24, plans=1, compact_plans=True)
 
 
 def decodes_with_grammar(lm: Any) -> bool:
