@@ -86,11 +86,19 @@ def parse_spec(spec: str) -> ModelSpec:
     )
 
 
+_COMMON_PROVIDERS = frozenset({*_KEY_ENV, "azure", "azure_ai", "bedrock", "vertex_ai", "ollama", "ollama_chat",
+                               "hosted_vllm", "lm_studio", "llamafile", "openai_like", "huggingface", "databricks",
+                               "perplexity", "cerebras", "sambanova", "nvidia_nim", "watsonx", "sagemaker"})
+
+
 def _check_provider(model: str) -> None:
-    """A ``provider/model`` spec whose provider litellm does not know fails now, not after its retries."""
+    """A ``provider/model`` spec whose provider litellm does not know fails now, not after its retries (litellm
+    is imported only for a provider outside the common ones: the import alone takes seconds)."""
+    provider = model.split("/", 1)[0]
+    if provider in _COMMON_PROVIDERS:
+        return
     import litellm
 
-    provider = model.split("/", 1)[0]
     known = {getattr(p, "value", p) for p in litellm.provider_list}
     if provider not in known:
         close = sorted(k for k in known if k.startswith(provider[:3]))[:5]
