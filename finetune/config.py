@@ -38,6 +38,7 @@ __all__ = [
     "load_config",
     "DEFAULT_LORA",
     "CPU_TRL_DEFAULTS",
+    "check_trl_tables",
 ]
 
 DEFAULT_LORA: dict[str, Any] = {
@@ -241,6 +242,70 @@ class FinetuneConfig(_Strict):
         return Path(v).expanduser()
 
 
+def _type_ok(value: Any, annotation: Any) -> bool:
+    """Whether a TOML value fits a TRL config field's annotation (the simple types TOML can carry)."""
+    import types
+    import typing
+
+    if annotation is Any or isinstance(annotation, str):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple))
+    if origin is dict:
+        return isinstance(value, dict)
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if isinstance(annotation, type):
+        if issubclass(annotation, str):  # str enums (SchedulerType, ...) take their string values
+            return isinstance(value, str)
+        return isinstance(value, annotation) or isinstance(value, (str, int, float, bool, list, dict))
+    return True
+
+
+def check_trl_tables(cfg: "FinetuneConfig") -> None:
+    """``[sft.trl]`` (and each phase's ``trl``) against TRL's ``SFTConfig``, ``[dpo.trl]`` against ``DPOConfig``:
+    unknown keys and values of the wrong type fail at load, naming the key, not when the stage starts."""
+    try:
+        import dataclasses
+        import typing
+
+        from trl import DPOConfig, SFTConfig
+    except ImportError:  # the finetune extra is not installed: the stages say so when they run
+        return
+    tables = [("sft.trl", SFTConfig, cfg.sft.trl)] + [(f"sft.phases[{p.name}].trl", SFTConfig, p.trl)
+                                                      for p in cfg.sft.phases] + [("dpo.trl", DPOConfig, cfg.dpo.trl)]
+    for where, cls, table in tables:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # unresolvable annotations: check names only
+            hints = {}
+        for key, value in (table or {}).items():
+            if key not in fields:
+                import difflib
+
+                near = difflib.get_close_matches(key, fields, n=1)
+                raise ConfigError(f"[{where}] has no setting {key!r} in TRL's {cls.__name__}",
+                                  f"did you mean {near[0]!r}?" if near else f"see trl.{cls.__name__} for its fields")
+            ann = hints.get(key, fields[key].type)
+            if not _type_ok(value, ann):
+                raise ConfigError(f"[{where}] {key} = {value!r} is not a valid {cls.__name__}.{key} ({ann})",
+                                  "fix the value's type in the config file")
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> FinetuneConfig:
     """A :class:`FinetuneConfig` from a TOML file (relative ``run_dir``/dataset paths resolve from the file's
     folder), with top-level ``overrides`` applied; validation errors become a :class:`ConfigError`."""
@@ -254,6 +319,11 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> FinetuneCon
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{p}: not valid TOML: {e}", "fix the line it names") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{p}: not UTF-8 text (byte {e.start}: {e.reason})",
+                              "save the config file as UTF-8") from None
+        except OSError as e:
+            raise ConfigError(f"{p}: cannot be read ({e.strerror})", "check the path and its permissions") from None
         base = p.resolve().parent
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
@@ -263,6 +333,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> FinetuneCon
         where = ".".join(str(x) for x in first["loc"])
         raise ConfigError(f"invalid finetune config at {where or 'top level'}: {first['msg']}",
                           "see logreasoner.finetune.config for the fields and their meaning") from None
+    check_trl_tables(cfg)
     if not cfg.run_dir.is_absolute():
         cfg.run_dir = (base / cfg.run_dir).resolve()
     for d in cfg.datasets:

@@ -152,3 +152,36 @@ def test_ship_refuses_a_student_trained_on_unshippable_data(tmp_path):
 
     with pytest.raises(ConfigError, match="may not be shipped"):
         ship_student(_fake_run(tmp_path, "bgl_templates_anomaly"), tmp_path / "dest")
+
+
+@pytest.mark.parametrize("text,message", [
+    ('[sft.trl]\nnum_train_epochs = "many"\n', "num_train_epochs = 'many' is not a valid SFTConfig"),
+    ("[dpo.trl]\nwarmup_ratio = 0.1\n", "did you mean 'warmup_steps'"),
+    ('[[sft.phases]]\nname = "a"\ndata = ["thought"]\n[sft.phases.trl]\nbf16 = "yes"\n', "sft.phases[a].trl"),
+])
+def test_trl_tables_are_checked_when_the_config_loads(tmp_path, text, message):
+    from logreasoner.finetune.config import load_config
+
+    p = tmp_path / "ft.toml"
+    p.write_text('run_dir = "r"\n' + text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(p)
+
+
+def test_a_config_that_is_not_utf8_is_a_clear_error(tmp_path):
+    from logreasoner.finetune.config import load_config
+
+    p = tmp_path / "ft.toml"
+    p.write_bytes(b'run_dir = "\xff\xfe"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(p)
+
+
+def test_the_shipped_recipe_loads():
+    from logreasoner.finetune.config import load_config
+
+    recipe = Path(__file__).resolve().parents[2] / "finetune" / "recipes" / "student.toml"
+    cfg = load_config(recipe)
+    assert cfg.program.prompt == "compact" and cfg.sft_data.kinds == ["thought", "stepwise", "direct", "cot"]
+    assert sum(sum(v.values()) for v in cfg.sft_data.select.values()) >= 3000
+    assert cfg.mine.max_pairs >= 200 and cfg.student == "local-base"
