@@ -106,13 +106,18 @@ def _cell(task: str, recs: list[dict]) -> dict:
 
     s = scoring.summarize(task, recs, n_resamples=1000)
     s["s_per_example"] = sum(r.get("latency_s", 0.0) for r in recs) / max(1, len(recs))
+    s["shown_metric"] = SHOWN_METRIC.get(task, s["primary_metric"])
     return s
+
+
+SHOWN_METRIC = {"parse": "parsing_accuracy"}  # template exact match per line: the parsing criterion
 
 
 def _fmt(c: dict | None, *, rates: bool = False) -> str:
     if not c or not c.get("n"):
         return "—"
-    score, ci = c.get("score"), c.get("score_ci") or [None, None]
+    name = c.get("shown_metric") or c.get("primary_metric")
+    score, ci = c["metrics"].get(name), (c.get("ci") or {}).get(name) or [None, None]
     text = f"{score:.3f}" if score is not None else "—"
     if ci and None not in ci and ci[0] == ci[0]:
         text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
@@ -145,8 +150,8 @@ def tables(run_dir: Path, out: Path) -> str:
         for b in BASELINES:
             rs = by.get((ds, b, "-"))
             cells.append(_fmt(_cell(task, rs)) if rs else "")
-        n = len(c2f or d or [])
-        lines.append(f"| {ds} | {primary_metric(task)} | {n} | " + " | ".join(cells) + " |")
+        n = len(c2f or d or next((by[k] for k in by if k[0] == ds), []))
+        lines.append(f"| {ds} | {SHOWN_METRIC.get(task, primary_metric(task))} | {n} | " + " | ".join(cells) + " |")
     lines += ["", "## Stage by stage, coarse-to-fine (stratified 40 per dataset; +DPO on the same examples)", "",
               "| dataset | metric | n | base | +thought SFT | +stepwise SFT | +DPO (final) | CoT (final) |",
               "|---|---|---|---|---|---|---|---|"]
@@ -161,7 +166,8 @@ def tables(run_dir: Path, out: Path) -> str:
             row.append(_fmt(_cell(task, rs), rates=True) if rs else "—")
         cot = by.get((ds, "cot", "+DPO (final)"))
         row.append(_fmt(_cell(task, cot), rates=True) if cot else "—")
-        lines.append(f"| {ds} | {primary_metric(task)} | {len(ids or [])} | " + " | ".join(row) + " |")
+        lines.append(f"| {ds} | {SHOWN_METRIC.get(task, primary_metric(task))} | {len(ids or [])} | "
+                     + " | ".join(row) + " |")
     lines += ["", "## Seconds per example (the final student; 2 in-process workers of 1 thread each)", "",
               "| dataset | coarse-to-fine | direct | CoT | base c2f |", "|---|---|---|---|---|"]
     for ds in DATASETS:
