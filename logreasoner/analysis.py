@@ -32,6 +32,8 @@ class AnalysisResult(BaseModel):
     format_error: str | None = None
     raw: str | None = None
     invented_lines: list[int] = Field(default_factory=list)
+    degenerate: list[str] = Field(default_factory=list, description="what output hygiene removed: repeated_items, "
+                                  "marker_echo, invented_lines")
     input_stats: dict = Field(default_factory=dict)
     seconds: float = 0.0
 
@@ -72,7 +74,7 @@ def analyze(
     from logreasoner.errors import InputError
     from logreasoner.lm import load_lm
     from logreasoner.logs.excerpt import build_excerpt
-    from logreasoner.logs.reader import iter_lines, read_lines
+    from logreasoner.logs.reader import iter_lines, no_lines_error, read_lines
     from logreasoner.tasks import get_task
 
     t0 = time.perf_counter()
@@ -86,12 +88,16 @@ def analyze(
             raise InputError("no log given", "pass a path, a glob, '-' for stdin, or text=...")
         lines = iter_lines([str(x) for x in log] if isinstance(log, list) else str(log), stats=stats)
     line_task = t.input_kind == "line"
-    excerpt = build_excerpt(lines, max_templates=max_templates, stats=stats, group=not line_task,
+    lm = load_lm(model, **(lm_kwargs or {})) if isinstance(model, str) else model  # loads nothing yet
+    from logreasoner.programs.profile import active_profile
+
+    with dspy.context(lm=lm):  # the answering model's prompt profile sizes the excerpt (compact for local)
+        profile = active_profile()
+    excerpt = build_excerpt(lines, max_templates=min(max_templates, profile.max_templates),
+                            max_chars=profile.excerpt_chars, stats=stats, group=not line_task,
                             numbered=not line_task)
     if not excerpt.total_lines:
-        where = ", ".join(stats.sources) or "the input"
-        raise InputError(f"{where} holds no log lines (empty or blank)", "pass a log with at least one line")
-    lm = load_lm(model, **(lm_kwargs or {})) if isinstance(model, str) else model
+        raise no_lines_error(stats)
     prog = load_program(program, t)
     with dspy.context(lm=lm):
         pred = prog(log=excerpt, question=question, labels=labels)
@@ -108,8 +114,9 @@ def analyze(
         format_error=pred.format_error,
         raw=pred.raw,
         invented_lines=list(getattr(pred, "invented_lines", None) or []),
+        degenerate=list(getattr(pred, "degenerate", None) or []),
         input_stats={"lines": stats.lines, "templates": excerpt.total_templates, "shown": len(excerpt.shown),
                      "replaced_bytes": stats.replaced_bytes, "truncated_lines": stats.truncated_lines,
-                     "sources": stats.sources[:20]},
+                     "sources": stats.sources[:20], "skipped_sources": stats.skipped_sources[:20]},
         seconds=round(time.perf_counter() - t0, 3),
     )

@@ -62,6 +62,13 @@ def analyze(
         result = run(paths if len(paths) > 1 else paths[0], task=task, model=spec, labels=_split_labels(labels),
                      question=question, program=program, max_templates=max_templates,
                      lm_kwargs={"api_base": api_base} if api_base else None)
+    skipped = result.input_stats.get("skipped_sources") or []
+    if skipped:
+        from logreasoner.cli.render import terminal_safe
+
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        typer.echo(f"warning: skipped {len(skipped)} unreadable file(s): "
+                   f"{terminal_safe('; '.join(skipped[:3]), keep_newlines=False)}{more}", err=True)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:

@@ -20,7 +20,7 @@ from typing import BinaryIO, Iterable, Iterator
 
 from logreasoner.errors import InputError
 
-__all__ = ["LogLine", "ReadStats", "iter_lines", "read_lines", "expand_sources", "TRUNCATION_MARKER"]
+__all__ = ["LogLine", "ReadStats", "iter_lines", "read_lines", "expand_sources", "no_lines_error", "TRUNCATION_MARKER"]
 
 TRUNCATION_MARKER = " …[truncated {n} chars]"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -46,31 +46,37 @@ class ReadStats:
     replaced_bytes: int = 0
     truncated_lines: int = 0
     skipped_lines: int = 0
+    skipped_sources: list[str] = field(default_factory=list)  # "<file>: <why>" for unreadable files in a folder
 
 
 def expand_sources(sources: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
     """Expand paths and globs into a sorted list of files; ``-`` means stdin. Missing paths raise InputError."""
+    return [s for s, _ in _expand(sources)]
+
+
+def _expand(sources: str | os.PathLike | Iterable[str | os.PathLike]) -> list[tuple[str, bool]]:
+    """(file, named): ``named`` is False for files found in a folder or by a glob (those may be skipped)."""
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     for src in sources:
         s = os.fspath(src)
         if s == "-":
-            out.append(s)
+            out.append((s, True))
             continue
         p = Path(s).expanduser()
         if p.is_dir():
             files = sorted(str(x) for x in p.rglob("*") if x.is_file())
             if not files:
                 raise InputError(f"folder {s} holds no files", "point at a log file, a glob or a folder with logs")
-            out.extend(files)
+            out.extend((f, False) for f in files)
         elif p.exists():
-            out.append(str(p))
+            out.append((str(p), True))
         elif any(c in s for c in "*?["):
             hits = sorted(h for h in _glob.glob(str(p), recursive=True) if Path(h).is_file())
             if not hits:
                 raise InputError(f"no file matches {s}", "check the pattern; quote it so the shell does not expand it")
-            out.extend(hits)
+            out.extend((h, False) for h in hits)
         else:
             raise InputError(f"file not found: {s}", "check the path (or pass '-' to read standard input)")
     return out
@@ -270,17 +276,31 @@ def iter_lines(
     stats: ReadStats | None = None,
     skip_blank: bool = True,
 ) -> Iterator[LogLine]:
-    """Stream the lines of one or more sources (files, globs, folders, ``-``) in bounded memory."""
+    """Stream the lines of one or more sources (files, globs, folders, ``-``) in bounded memory.
+
+    A file named directly that cannot be read raises :class:`InputError`; one found in a folder or by a glob (a
+    binary, a corrupt ``.gz``) is skipped and listed in ``stats.skipped_sources``.
+    """
     stats = stats if stats is not None else ReadStats()
-    for source in expand_sources(sources):
+    for source, named in _expand(sources):
         stats.sources.append(source)
-        f = _open_binary(source)
+        try:
+            f = _open_binary(source)
+        except InputError as e:
+            if named:
+                raise
+            stats.skipped_sources.append(f"{source}: {e.message}")
+            continue
         try:
             for line in _iter_stream(f, source, stats, max_line_chars):
                 if skip_blank and not line.text.strip():
                     stats.skipped_lines += 1
                     continue
                 yield line
+        except InputError as e:  # a file found in a folder or by a glob: skip it (and say so), read the others
+            if named:
+                raise
+            stats.skipped_sources.append(f"{source}: {e.message}")
         finally:
             f.close()
 
@@ -313,6 +333,15 @@ def read_lines(
             if max_lines and len(out) >= max_lines:
                 break
     if not out:
-        where = ", ".join(stats.sources) or "the input"
-        raise InputError(f"{where} holds no log lines (empty or blank)", "pass a log with at least one line")
+        raise no_lines_error(stats)
     return out
+
+
+def no_lines_error(stats: ReadStats) -> InputError:
+    """The error for input without a single log line (naming the files skipped as unreadable, if any)."""
+    where = ", ".join(stats.sources[:5]) + (f" and {len(stats.sources) - 5} more" if len(stats.sources) > 5 else "")
+    if stats.skipped_sources:
+        return InputError(f"no readable log lines in {where or 'the input'} (skipped {len(stats.skipped_sources)} "
+                          f"unreadable file(s), e.g. {stats.skipped_sources[0]})",
+                          "pass text logs (plain or .gz)")
+    return InputError(f"{where or 'the input'} holds no log lines (empty or blank)", "pass a log with at least one line")

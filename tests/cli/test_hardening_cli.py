@@ -146,3 +146,20 @@ def test_retries_on_a_failing_server_are_bounded(capsys: pytest.CaptureFixture, 
         took = time.monotonic() - t0
     assert code == 3 and "HTTP 503" in err and "3 attempts" in err
     assert len(srv.requests) == 3 and took < 15
+
+
+def test_analyze_a_folder_with_one_corrupt_file(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    import gzip
+
+    (tmp_path / "app.log").write_text("2024-05-01 ERROR disk failed\n2024-05-01 INFO ok\n")
+    data = bytearray(gzip.compress(b"2024-05-01 ERROR x\n" * 5000))
+    for i in range(40, 60):
+        data[i] ^= 0xFF
+    (tmp_path / "old.log.gz").write_bytes(bytes(data))
+    reply = json.dumps({"answer": {"verdict": "abnormal", "evidence_lines": [1]}})
+    with StubServer(reply) as srv:
+        code, out, err = run_cli(capsys, "analyze", str(tmp_path), "--program", "direct", "--json",
+                                 "--model", "openai/stub", "--api-base", srv.api_base)
+    assert code == 0, err
+    assert "warning: skipped 1 unreadable file(s)" in err and "old.log.gz" in err
+    assert json.loads(out)["input_stats"]["lines"] == 2

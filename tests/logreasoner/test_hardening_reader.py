@@ -189,3 +189,21 @@ def test_zlib_error_is_what_a_corrupt_stream_raises() -> None:
     """Guard for the corrupt fixture above: it really exercises the zlib.error path."""
     with pytest.raises(zlib.error):
         gzip.decompress(_corrupt_gz())
+
+
+# -- item 4 for folders: one unreadable file does not sink the others ---------------------------------------------------
+def test_a_folder_skips_unreadable_files_and_says_which(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text("\n".join(LINES) + "\n")
+    (tmp_path / "b.log.gz").write_bytes(_corrupt_gz())
+    (tmp_path / "c.bin").write_bytes(bytes(range(256)) * 40)
+    stats = ReadStats()
+    lines = read_lines(tmp_path, stats=stats)
+    assert [ln.text for ln in lines if ln.source.endswith("a.log")] == LINES
+    assert len(stats.skipped_sources) == 2
+    assert any("b.log.gz" in s for s in stats.skipped_sources) and any("c.bin" in s for s in stats.skipped_sources)
+    with pytest.raises(InputError, match="b.log.gz"):  # named directly, it is still an error
+        read_lines(tmp_path / "b.log.gz")
+    (tmp_path / "a.log").unlink()
+    with pytest.raises(InputError, match="no readable log lines") as e:
+        read_lines(tmp_path)
+    assert "skipped 2" in e.value.message
