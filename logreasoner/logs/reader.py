@@ -117,11 +117,36 @@ class _Prefixed(io.RawIOBase):
 
 
 class _GzipStream(gzip.GzipFile):
-    """A gzip reader over a stream that also closes that stream."""
+    """A gzip reader over a stream that also closes that stream; a damaged deflate stream raises
+    ``gzip.BadGzipFile`` (an ``OSError``, like every other read error) instead of ``zlib.error``."""
 
     def __init__(self, stream: BinaryIO) -> None:
         super().__init__(fileobj=stream)
         self._owned_stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return super().read(size)
+        except zlib.error as e:
+            raise gzip.BadGzipFile(f"corrupt gzip data ({e})") from None
+
+    def read1(self, size: int = -1) -> bytes:
+        try:
+            return super().read1(size)
+        except zlib.error as e:
+            raise gzip.BadGzipFile(f"corrupt gzip data ({e})") from None
+
+    def peek(self, n: int) -> bytes:
+        try:
+            return super().peek(n)
+        except zlib.error as e:
+            raise gzip.BadGzipFile(f"corrupt gzip data ({e})") from None
+
+    def readline(self, size: int | None = -1) -> bytes:
+        try:
+            return super().readline(size)
+        except zlib.error as e:
+            raise gzip.BadGzipFile(f"corrupt gzip data ({e})") from None
 
     def close(self) -> None:
         try:

@@ -207,3 +207,14 @@ def test_a_folder_skips_unreadable_files_and_says_which(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no readable log lines") as e:
         read_lines(tmp_path)
     assert "skipped 2" in e.value.message
+
+
+def test_scale_scan_exits_2_on_a_corrupt_gz(tmp_path: Path) -> None:
+    """The scale layer reuses the reader's gzip stream: a damaged deflate stream is an OSError there too."""
+    p = tmp_path / "big.log.gz"
+    p.write_bytes(_corrupt_gz())
+    proc = subprocess.run([sys.executable, "-m", "logreasoner.cli.main", "scale", "scan", str(p), "--task", "anomaly",
+                           "--model", "openai/x", "--api-base", "http://127.0.0.1:9/v1"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "big.log.gz" in proc.stderr and "Traceback" not in proc.stderr
