@@ -155,7 +155,12 @@ class LogTools:
         else:
             raise InputError(f"unknown program {args.program!r}",
                              f"use one of: {', '.join([*PROGRAM_KINDS, *self.compiled])}")
-        excerpt = build_excerpt(lines, max_templates=self.max_templates, max_chars=self.max_chars)
+        from logreasoner.programs.profile import active_profile
+
+        with dspy.context(lm=lm):  # a local model is asked with the compact profile's smaller excerpt
+            profile = active_profile()
+        excerpt = build_excerpt(lines, max_templates=min(self.max_templates, profile.max_templates),
+                                max_chars=min(self.max_chars, profile.excerpt_chars))
         t0 = time.perf_counter()
         with dspy.context(lm=lm):
             pred = program(log=excerpt, question=args.question, labels=args.labels)

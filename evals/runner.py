@@ -258,13 +258,30 @@ def _run_example(cell: _Cell, program: Any, lm: Any, ex: Any) -> dict[str, Any]:
             rec["score"] = float(cell.task.metric(ex["answer"], rec["pred"]))
         elif not rec["format_error"]:
             rec["format_error"] = "the program returned no answer"
-    except Exception as e:  # one failing example must not stop the run
+    except Exception as e:  # one failing example must not stop the run; a model that is gone stops it
+        if _unavailable(e):
+            raise
         rec["error"] = f"{type(e).__name__}: {e}"
         rec["traceback"] = traceback.format_exc()[-4000:]
     rec["latency_s"] = round(time.perf_counter() - t0, 4)
     rec["usage"] = usage_from_history(getattr(local_lm, "history", None) or []) if local_lm is not None else dict(EMPTY_USAGE)
     rec["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return rec
+
+
+def _unavailable(e: BaseException) -> bool:
+    """A model that cannot be reached (wrapped by DSPy or not): every further example would fail the same way,
+    so the run stops (finished examples are kept; the CLI exits 3)."""
+    from logreasoner.errors import ModelUnavailableError
+
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, ModelUnavailableError):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 class _Live:

@@ -64,7 +64,8 @@ def test_analyze_logs_on_a_file_returns_a_structured_answer(logs_dir: Path) -> N
              {"task": "anomaly", "path": "db.log", "question": "is the database healthy?"})
     assert not r.is_error
     out = r.structured_content
-    assert out["answer"] == {"verdict": "abnormal", "evidence_lines": [3, 42]} and out["primary"] == "abnormal"
+    # line 42 was never shown: dropped from the answer, reported as invented
+    assert out["answer"] == {"verdict": "abnormal", "evidence_lines": [3]} and out["primary"] == "abnormal"
     assert out["evidence"] == [{"source": "db.log", "line": 3,
                                 "text": '2024-05-01 14:02:13 ERROR: could not extend file "base/16384/24576": '
                                         "No space left on device"}]

@@ -174,9 +174,6 @@ def test_an_mcp_tool_call_through_the_server(server: LlamaServer, tmp_path: Path
     assert out["answer"] is None or out["answer"]["verdict"] in ("normal", "abnormal")
 
 
-@pytest.mark.xfail(strict=True, reason="needs evals/runner.py to stop the run on a ModelUnavailableError (wrapped by "
-                                      "DSPy: look through __cause__) instead of recording it per example; the CLI "
-                                      "then exits 3 (see the issue 14 report)")
 def test_a_server_killed_mid_eval_is_exit_3_and_finished_examples_stay(tmp_path: Path) -> None:
     srv = LlamaServer(_gguf(), tmp_path / "server.log")
     data = _data(tmp_path / "rows.jsonl", ROWS)
