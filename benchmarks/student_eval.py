@@ -188,6 +188,25 @@ def tables(run_dir: Path, out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def held_back_scores(run_dir: Path, out: Path) -> dict:
+    """The final student's held-back scores per dataset and program (for the shipped model's card)."""
+    from logreasoner.evals import get_dataset
+
+    by: dict[tuple[str, str], list[dict]] = {}
+    for r in _samples(out):
+        if _label(r["model"], run_dir) == "+DPO (final)":
+            by.setdefault((r["dataset"], r["program"]), []).append(r)
+    scores: dict[str, dict] = {}
+    for (ds, prog), rs in sorted(by.items()):
+        task = get_dataset(ds).task
+        c = _cell(task, rs)
+        name = c["shown_metric"]
+        scores.setdefault(ds, {})[prog] = {name: round(c["metrics"][name], 4), "n": c["n"],
+                                           "format_failure_rate": round(c["format_failure_rate"], 4),
+                                           "degenerate_rate": round(c.get("degenerate_rate", 0.0), 4)}
+    return scores
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run-dir", default="runs/student")
@@ -195,12 +214,15 @@ def main() -> int:
     ap.add_argument("--parts", default="baselines,final,stages,cot")
     ap.add_argument("--workers", type=int, default=2, help="in-process model copies answering in parallel")
     ap.add_argument("--table", action="store_true", help="only print the tables from what has run")
+    ap.add_argument("--scores", default=None, help="also write the final student's held-back scores (JSON)")
     args = ap.parse_args()
     run_dir, out = Path(args.run_dir).resolve(), Path(args.out).resolve()
     if not args.table:
         run_parts(run_dir, out, [p.strip() for p in args.parts.split(",")], args.workers)
     text = tables(run_dir, out)
     (out / "tables.md").write_text(text)
+    if args.scores:
+        Path(args.scores).write_text(json.dumps(held_back_scores(run_dir, out), indent=1) + "\n")
     sys.stdout.write(text)
     return 0
 
