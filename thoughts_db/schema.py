@@ -10,12 +10,17 @@ History:
   2. tags in their own table (task/system/component/keyword), usage counts, embeddings (float32 blobs),
      ``meta`` key/values (library hash, generation), FTS5 index over templates (porter stemming) kept by
      triggers.
+  3. ``template_tasks`` (template rowid -> task, ``''`` for a template without a task tag) so the task filter
+     of retrieval runs in SQL next to the FTS5 ranking; ``vector_log`` (template rowids whose vectors changed,
+     in order) so the vector index file beside the store is brought up to date instead of rebuilt; a random
+     ``store_id`` in ``meta`` that the index file must carry. Both tables are kept by triggers.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -131,6 +136,42 @@ END;
 )
 
 
+_V3 = """
+CREATE TABLE template_tasks (
+    tpl INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    PRIMARY KEY (tpl, task)
+) WITHOUT ROWID;
+CREATE TABLE vector_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tpl INTEGER NOT NULL,
+    model TEXT
+);
+CREATE TRIGGER template_tasks_ti AFTER INSERT ON templates BEGIN
+  INSERT OR IGNORE INTO template_tasks(tpl, task) VALUES (new.rowid, '');
+END;
+CREATE TRIGGER template_tasks_td AFTER DELETE ON templates BEGIN
+  DELETE FROM template_tasks WHERE tpl = old.rowid;
+  INSERT INTO vector_log(tpl, model) VALUES (old.rowid, NULL);
+END;
+CREATE TRIGGER template_tasks_gi AFTER INSERT ON tags WHEN new.kind = 'task' BEGIN
+  INSERT OR IGNORE INTO template_tasks(tpl, task) SELECT rowid, new.value FROM templates WHERE id = new.template_id;
+  DELETE FROM template_tasks WHERE task = '' AND tpl = (SELECT rowid FROM templates WHERE id = new.template_id);
+END;
+CREATE TRIGGER template_tasks_gd AFTER DELETE ON tags WHEN old.kind = 'task' BEGIN
+  DELETE FROM template_tasks WHERE task = old.value AND tpl = (SELECT rowid FROM templates WHERE id = old.template_id);
+  INSERT OR IGNORE INTO template_tasks(tpl, task) SELECT rowid, '' FROM templates WHERE id = old.template_id
+    AND NOT EXISTS (SELECT 1 FROM tags WHERE template_id = old.template_id AND kind = 'task');
+END;
+CREATE TRIGGER vector_log_ei AFTER INSERT ON embeddings BEGIN
+  INSERT INTO vector_log(tpl, model) SELECT rowid, new.model FROM templates WHERE id = new.template_id;
+END;
+CREATE TRIGGER vector_log_ed AFTER DELETE ON embeddings BEGIN
+  INSERT INTO vector_log(tpl, model) SELECT rowid, old.model FROM templates WHERE id = old.template_id;
+END;
+"""
+
+
 def _statements(script: str) -> list[str]:
     """Split a DDL script into statements (trigger bodies keep their inner ';')."""
     out, buf = [], []
@@ -175,9 +216,19 @@ def _to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO templates_fts(templates_fts) VALUES ('rebuild')")
 
 
+def _to_v3(conn: sqlite3.Connection) -> None:
+    _run(conn, _V3)
+    conn.execute("INSERT OR IGNORE INTO template_tasks(tpl, task) SELECT t.rowid, g.value FROM tags g "
+                 "JOIN templates t ON t.id = g.template_id WHERE g.kind = 'task'")
+    conn.execute("INSERT OR IGNORE INTO template_tasks(tpl, task) SELECT rowid, '' FROM templates t "
+                 "WHERE NOT EXISTS (SELECT 1 FROM tags g WHERE g.template_id = t.id AND g.kind = 'task')")
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+
+
 MIGRATIONS: dict[int, tuple[str, Callable[[sqlite3.Connection], None]]] = {
     1: ("flowcharts, nodes, edges, templates, provenance", _to_v1),
     2: ("tags table, usage, embeddings, meta, FTS5 over templates", _to_v2),
+    3: ("task filter and vector change log for the retrieval indexes", _to_v3),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -156,8 +156,9 @@ class ThoughtStore:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._dense_cache: Any = None
-        self._lexical_cache: Any = None
+        self._vectors: dict[str, Any] = {}  # model name -> VectorIndex (the usearch file beside the store)
+        self._embedded_generation: int | None = None
+        self._vectors_warned = False
         self._pending_usage: dict[str, int] = {}
         self._last_flush = time.monotonic()
         try:
@@ -763,43 +764,40 @@ class ThoughtStore:
 
     def embedding_vectors(self, ids: list[str]) -> np.ndarray | None:
         """Stored vectors of the current embedder for ``ids`` (rows in order), or None if any is missing."""
+        from logreasoner.thoughts_db.vectors import vectors_for
+
         emb = self.embedder
         if emb is None or not ids:
             return None
-        index = self._dense_index()
-        rows = [index.pos.get(i) for i in ids]
-        if any(r is None for r in rows):
+        found = vectors_for(self._conn(), emb.name, list(ids))
+        if any(i not in found for i in ids):
             return None
-        return index.matrix[rows]
+        return np.vstack([found[i] for i in ids])
 
-    def _lexical_index(self):
-        """rowid -> template id and task tags, in memory, reloaded when the store's generation changes."""
-        from logreasoner.thoughts_db.retrieve import LexicalIndex
-
-        gen = self.generation
-        with self._lock:
-            cache = self._lexical_cache
-        if cache is not None and cache.generation == gen:
-            return cache
-        index = LexicalIndex.load(self)
-        with self._lock:
-            self._lexical_cache = index
-        return index
-
-    def _dense_index(self):
-        from logreasoner.thoughts_db.retrieve import DenseIndex
+    def _vector_index(self):
+        """The current embedder's vector index, brought up to date (missing vectors embedded first), or None
+        when there is no embedder or usearch is not installed (lexical retrieval then)."""
+        from logreasoner.thoughts_db.vectors import VectorIndex, vectors_available
 
         emb = self.embedder
-        assert emb is not None
+        if emb is None:
+            return None
+        if not vectors_available():
+            if not self._vectors_warned:
+                log.warning("thought store: hybrid retrieval needs usearch, retrieving lexically "
+                            "(pip install 'logreasoner[embed]')")
+                self._vectors_warned = True
+            return None
         gen = self.generation
+        if self._embedded_generation != gen:
+            self.ensure_embeddings()
+            self._embedded_generation = self.generation
         with self._lock:
-            cache = self._dense_cache
-        if cache is not None and cache.generation == gen and cache.model == emb.name:
-            return cache
-        self.ensure_embeddings()
-        index = DenseIndex.load(self, emb.name)
-        with self._lock:
-            self._dense_cache = index
+            index = self._vectors.get(emb.name)
+            if index is None:
+                index = self._vectors[emb.name] = VectorIndex(self.path, emb.name)
+        with self._read():  # one snapshot for the log position and the vectors read
+            index.refresh(self._conn(), self.get_meta("store_id") or "")
         return index
 
     def ensure_embeddings(self, *, batch: int = 256) -> int:
@@ -809,6 +807,11 @@ class ThoughtStore:
         emb = self.embedder
         if emb is None:
             return 0
+        conn = self._conn()
+        with self._read():  # both counts are index scans; equal counts mean every template has a vector
+            have = conn.execute("SELECT count(*) FROM embeddings WHERE model = ?", (emb.name,)).fetchone()[0]
+            if have == conn.execute("SELECT count(*) FROM templates").fetchone()[0]:
+                return 0
         missing = list(self.db.query(
             "SELECT t.id, t.title, t.problem_overview, t.key_challenges, t.reasoning_steps, t.search_text "
             "FROM templates t WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.template_id = t.id "

@@ -195,9 +195,9 @@ def test_old_schema_is_migrated(tmp_path):
     con.close()
 
     store = ThoughtStore(path, embeddings=False)
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     versions = [r["version"] for r in store.db.query("SELECT version FROM schema_version ORDER BY version")]
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     cols = [c.name for c in store.db["templates"].columns]
     assert "tags" not in cols and "search_text" in cols
     t = store.get_template("zk-old:S0-K1")
@@ -205,6 +205,7 @@ def test_old_schema_is_migrated(tmp_path):
     assert t.provenance[0].node_ids == ["K1"]
     # the FTS index was built from the migrated rows: tag words and titles are searchable
     assert [p.id for p in store.retrieve("QuorumPeer zookeeper", task="anomaly", k=1)] == ["zk-old:S0-K1"]
+    assert store.retrieve("QuorumPeer zookeeper", task="rca", k=1) == []  # tagged anomaly only: filtered in SQL
     assert store.get_flowchart("zk-old").meta.systems == ["Zookeeper"]
     store.import_flowcharts(FIXTURES / "disk_full.mmd")  # and it works as a current store
     assert store.stats()["templates"] == 4
