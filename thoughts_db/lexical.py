@@ -16,6 +16,7 @@ import sqlite3
 from collections import Counter
 
 __all__ = ["BM25_WEIGHTS", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS", "SQL_ANY_TASK", "SQL_ONE_TASK", "query_terms", "fts_query",
+           "match_expression",
            "lexical_search"]
 
 # column weights for bm25(): title, problem_overview, key_challenges, reasoning_steps, search_text (tags)
@@ -60,10 +61,15 @@ def query_terms(text: str, *, limit: int = MAX_QUERY_TERMS) -> list[str]:
     return sorted(counts, key=lambda w: (-counts[w], first[w]))[:limit]
 
 
+def match_expression(terms: list[str]) -> str:
+    """The FTS5 MATCH expression of query terms: each quoted, OR-ed."""
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
 def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression (terms OR-ed, each quoted) or None when the text has no usable word."""
     terms = query_terms(text)
-    return " OR ".join(f'"{t}"' for t in terms) if terms else None
+    return match_expression(terms) if terms else None
 
 
 def lexical_search(conn: sqlite3.Connection, match: str, *, task: str | None, limit: int) -> dict[str, float]:

@@ -2,7 +2,8 @@
 
 1. Candidates, from one SQLite snapshot. Lexical (:mod:`~logreasoner.thoughts_db.lexical`): the query's
    distinctive words OR-ed into an FTS5 query that SQLite ranks with ``bm25()``, filters by task and cuts at
-   ``pool``. Dense (when an embedder and usearch are available, :mod:`~logreasoner.thoughts_db.vectors`): the
+   ``pool``; in stores of ``TEXT_INDEX_FROM`` templates or more the same words go to a tantivy index beside
+   the store instead, when installed (:mod:`~logreasoner.thoughts_db.textindex`). Dense (when an embedder and usearch are available, :mod:`~logreasoner.thoughts_db.vectors`): the
    ``pool`` nearest template vectors from the usearch index file beside the store, filtered by task in SQL.
    With a task, only templates tagged for it (or untagged ones) are candidates; the templates of the task's
    method flowchart always are.
@@ -24,8 +25,16 @@ import numpy as np
 from logreasoner.errors import InputError
 from logreasoner.programs.retrieval import tokenize
 from logreasoner.thoughts_db.dpp import cosine_similarity, dpp_greedy, dpp_kernel, jaccard_similarity
-from logreasoner.thoughts_db.lexical import BM25_WEIGHTS, MAX_QUERY_CHARS, fts_query, lexical_search, query_terms
+from logreasoner.thoughts_db.lexical import (
+    BM25_WEIGHTS,
+    MAX_QUERY_CHARS,
+    fts_query,
+    lexical_search,
+    match_expression,
+    query_terms,
+)
 from logreasoner.thoughts_db.templates import ThoughtTemplate, template_text
+from logreasoner.thoughts_db.textindex import text_search
 from logreasoner.thoughts_db.vectors import nearest_templates, vectors_for
 
 if TYPE_CHECKING:
@@ -63,12 +72,15 @@ def retrieve(
     dpp_pool: int = 20,
     lexical_weight: float = 0.5,
     record_usage: bool = True,
+    engine: str = "auto",
 ) -> list[ThoughtTemplate]:
     """Top ``k`` diverse templates for ``query`` (see the module docstring).
 
     ``pool`` candidates come from each of BM25 and the embeddings; the best ``dpp_pool`` of the union enter the
-    DPP step (``theta`` in (0, 1): higher favours relevance; ``None`` skips it). Returned plans carry
-    ``score`` (the hybrid relevance in [0, 1]) and ``task`` (the asked task, else the template's first).
+    DPP step (``theta`` in (0, 1): higher favours relevance; ``None`` skips it). ``engine`` ranks the lexical
+    side: "fts5" (SQLite), "tantivy" (:mod:`~logreasoner.thoughts_db.textindex`) or "auto" (tantivy for large
+    stores when installed). Returned plans carry ``score`` (the hybrid relevance in [0, 1]) and ``task`` (the
+    asked task, else the template's first).
     """
     if k <= 0:
         return []
@@ -76,6 +88,8 @@ def retrieve(
         raise InputError(f"unknown retrieval mode {mode!r}", "use 'hybrid' or 'lexical'")
     if not 0.0 <= lexical_weight <= 1.0:
         raise InputError(f"lexical_weight must be in [0, 1], got {lexical_weight}")
+    if engine not in ("auto", "fts5", "tantivy"):
+        raise InputError(f"unknown lexical engine {engine!r}", "use 'auto', 'fts5' or 'tantivy'")
     task_name = method_fc = None
     if task:
         from logreasoner.tasks import get_task
@@ -84,7 +98,8 @@ def retrieve(
         task_name, method_fc = t.name, t.method_flowchart
     query = query or ""
 
-    match = fts_query(query)
+    terms = query_terms(query)
+    text = store._text_index(engine) if terms else None
     emb = store.embedder if mode == "hybrid" and query.strip() else None
     index = store._vector_index() if emb is not None else None
     qv = None
@@ -93,7 +108,12 @@ def retrieve(
     conn = store._conn()
     vectors: dict[str, np.ndarray] = {}
     with store._read():  # one snapshot: lexical and dense candidates, method templates, vectors
-        lex = lexical_search(conn, match, task=task_name, limit=pool) if match else {}
+        if not terms:
+            lex = {}
+        elif text is not None:
+            lex = text_search(conn, text, terms, task=task_name, limit=pool)
+        else:
+            lex = lexical_search(conn, match_expression(terms), task=task_name, limit=pool)
         near = nearest_templates(conn, index, qv, task=task_name, limit=pool) if qv is not None else []
         method_ids = store.method_template_ids(method_fc)
         candidates = list(dict.fromkeys([*lex, *near, *method_ids]))

@@ -11,9 +11,10 @@ History:
      ``meta`` key/values (library hash, generation), FTS5 index over templates (porter stemming) kept by
      triggers.
   3. ``template_tasks`` (template rowid -> task, ``''`` for a template without a task tag) so the task filter
-     of retrieval runs in SQL next to the FTS5 ranking; ``vector_log`` (template rowids whose vectors changed,
-     in order) so the vector index file beside the store is brought up to date instead of rebuilt; a random
-     ``store_id`` in ``meta`` that the index file must carry. Both tables are kept by triggers.
+     of retrieval runs in SQL next to the FTS5 ranking; ``index_log`` (in order, the template rowids whose
+     text (``model = ''``) or vector (``model`` = its name) was written, or that were deleted (``NULL``)) so
+     the index files beside the store are brought up to date instead of rebuilt; a random ``store_id`` in
+     ``meta`` that those files must carry. Both tables are kept by triggers.
 """
 
 from __future__ import annotations
@@ -142,17 +143,18 @@ CREATE TABLE template_tasks (
     task TEXT NOT NULL,
     PRIMARY KEY (tpl, task)
 ) WITHOUT ROWID;
-CREATE TABLE vector_log (
+CREATE TABLE index_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     tpl INTEGER NOT NULL,
     model TEXT
 );
 CREATE TRIGGER template_tasks_ti AFTER INSERT ON templates BEGIN
   INSERT OR IGNORE INTO template_tasks(tpl, task) VALUES (new.rowid, '');
+  INSERT INTO index_log(tpl, model) VALUES (new.rowid, '');
 END;
 CREATE TRIGGER template_tasks_td AFTER DELETE ON templates BEGIN
   DELETE FROM template_tasks WHERE tpl = old.rowid;
-  INSERT INTO vector_log(tpl, model) VALUES (old.rowid, NULL);
+  INSERT INTO index_log(tpl, model) VALUES (old.rowid, NULL);
 END;
 CREATE TRIGGER template_tasks_gi AFTER INSERT ON tags WHEN new.kind = 'task' BEGIN
   INSERT OR IGNORE INTO template_tasks(tpl, task) SELECT rowid, new.value FROM templates WHERE id = new.template_id;
@@ -163,11 +165,11 @@ CREATE TRIGGER template_tasks_gd AFTER DELETE ON tags WHEN old.kind = 'task' BEG
   INSERT OR IGNORE INTO template_tasks(tpl, task) SELECT rowid, '' FROM templates WHERE id = old.template_id
     AND NOT EXISTS (SELECT 1 FROM tags WHERE template_id = old.template_id AND kind = 'task');
 END;
-CREATE TRIGGER vector_log_ei AFTER INSERT ON embeddings BEGIN
-  INSERT INTO vector_log(tpl, model) SELECT rowid, new.model FROM templates WHERE id = new.template_id;
+CREATE TRIGGER index_log_ei AFTER INSERT ON embeddings BEGIN
+  INSERT INTO index_log(tpl, model) SELECT rowid, new.model FROM templates WHERE id = new.template_id;
 END;
-CREATE TRIGGER vector_log_ed AFTER DELETE ON embeddings BEGIN
-  INSERT INTO vector_log(tpl, model) SELECT rowid, old.model FROM templates WHERE id = old.template_id;
+CREATE TRIGGER index_log_ed AFTER DELETE ON embeddings BEGIN
+  INSERT INTO index_log(tpl, model) SELECT rowid, old.model FROM templates WHERE id = old.template_id;
 END;
 """
 

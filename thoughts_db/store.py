@@ -157,6 +157,8 @@ class ThoughtStore:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._vectors: dict[str, Any] = {}  # model name -> VectorIndex (the usearch file beside the store)
+        self._text: Any = None  # TextIndex (the tantivy folder beside the store), made on first use
+        self._count_cache: tuple[int, int] = (-1, 0)  # (generation, templates)
         self._embedded_generation: int | None = None
         self._vectors_warned = False
         self._pending_usage: dict[str, int] = {}
@@ -706,7 +708,8 @@ class ThoughtStore:
         Hybrid ranking (FTS5 BM25 + embeddings when available), then DPP diversity selection; with ``task``
         only templates tagged for it (or untagged ones), and the task's method flowchart always a candidate.
         Options: ``mode`` ("hybrid"/"lexical"), ``theta`` (relevance vs diversity in (0, 1), ``None`` = no
-        diversity step), ``pool``, ``lexical_weight``, ``record_usage``. See
+        diversity step), ``pool``, ``lexical_weight``, ``record_usage``, ``engine`` ("auto"/"fts5"/"tantivy",
+        the lexical ranking). See
         :func:`logreasoner.thoughts_db.retrieve.retrieve`.
         """
         from logreasoner.thoughts_db.retrieve import retrieve
@@ -797,6 +800,33 @@ class ThoughtStore:
             if index is None:
                 index = self._vectors[emb.name] = VectorIndex(self.path, emb.name)
         with self._read():  # one snapshot for the log position and the vectors read
+            index.refresh(self._conn(), self.get_meta("store_id") or "")
+        return index
+
+    def _text_index(self, engine: str = "auto"):
+        """The tantivy index, brought up to date, when ``engine`` asks for it ("auto": stores of
+        ``TEXT_INDEX_FROM`` templates or more, with tantivy installed; "tantivy": always); None means FTS5."""
+        from logreasoner.thoughts_db import textindex
+
+        if engine == "fts5":
+            return None
+        if not textindex.text_index_available():
+            if engine == "tantivy":
+                raise ConfigError("the lexical engine 'tantivy' is not installed",
+                                  "pip install 'logreasoner[search]', or use engine='auto' (FTS5 without it)")
+            return None
+        if engine == "auto":
+            gen = self.generation
+            if self._count_cache[0] != gen:
+                n = self._conn().execute("SELECT count(*) FROM templates").fetchone()[0]
+                self._count_cache = (gen, n)
+            if self._count_cache[1] < textindex.TEXT_INDEX_FROM:
+                return None
+        with self._lock:
+            if self._text is None:
+                self._text = textindex.TextIndex(self.path)
+            index = self._text
+        with self._read():
             index.refresh(self._conn(), self.get_meta("store_id") or "")
         return index
 

@@ -1,10 +1,10 @@
 """The vector index beside the store: one embedding model's template vectors in a usearch file.
 
 - Where: ``<store file>.<model>-<hash>.usearch`` next to the SQLite file, with a ``.json`` sidecar (store id,
-  model, dimensions, the ``vector_log`` position it reflects, its size in bytes). The store's ``embeddings``
+  model, dimensions, the ``index_log`` position it reflects, its size in bytes). The store's ``embeddings``
   table stays the source of truth; the file is derived from it and may be deleted at any time.
 - Start-up: the file is memory-mapped (usearch ``view``), so the first query reads no vectors up front.
-- Kept up to date: triggers append to ``vector_log`` the templates whose vector was written or that were
+- Kept up to date: triggers append to ``index_log`` the templates whose vector was written or that were
   deleted; before a search those few are removed and re-added and the file saved again. A missing, foreign
   (another store, model or dimension) or damaged file, or more changes than half the index, means a rebuild
   from the table. Writers take a file lock, write a temporary file and rename it over the old one.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import re
@@ -30,6 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from logreasoner.errors import ConfigError
+from logreasoner.thoughts_db.sidecar import file_lock, log_head, read_json, touched_since, write_json
 
 __all__ = ["VectorIndex", "vectors_available", "index_path", "vectors_for", "nearest_templates", "EXACT_BELOW",
            "INDEX_FORMAT"]
@@ -92,7 +92,7 @@ class VectorIndex:
         self.model = model
         self.path = index_path(db_path, model)
         self.meta_path = self.path.with_name(self.path.name + ".json")
-        self.seq = -1  # the vector_log position the index reflects
+        self.seq = -1  # the index_log position the index reflects
         self._index = None
         self._view = False  # a memory-mapped file: read-only, reloaded into memory before a change
         self._lock = threading.Lock()
@@ -104,17 +104,17 @@ class VectorIndex:
 
     # -- keeping it current ------------------------------------------------------------------------------
     def refresh(self, conn: sqlite3.Connection, store_id: str) -> None:
-        """Bring the index to the store's current ``vector_log`` position (call inside one read snapshot)."""
-        head = conn.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+        """Bring the index to the store's current ``index_log`` position (call inside one read snapshot)."""
+        head = log_head(conn)
         if self.seq == head:
             return
-        with self._lock, self._file_lock():
+        with self._lock, file_lock(self.path):
             meta = self._read_meta(store_id)
             if meta is not None and (self._index is None or meta["seq"] != self.seq) and meta["seq"] <= head:
                 self._open_view(meta)
             if self.seq == head:
                 return
-            touched = self._touched(conn, head) if 0 <= self.seq <= head else None
+            touched = touched_since(conn, self.seq, head, self.model) if 0 <= self.seq <= head else None
             if touched is not None and len(touched) <= max(1000, len(self) // 2):
                 index = self._writable()
                 self._apply(conn, index, touched)
@@ -125,11 +125,6 @@ class VectorIndex:
             self._index, self._view, self.seq = index, False, head
             self._save(store_id)
             log.info("vector index %s %s", self.path.name, how)
-
-    def _touched(self, conn: sqlite3.Connection, head: int) -> list[int]:
-        return [r[0] for r in conn.execute(
-            "SELECT DISTINCT tpl FROM vector_log WHERE seq > ? AND seq <= ? AND (model IS NULL OR model = ?)",
-            (self.seq, head, self.model))]
 
     def _new(self, ndim: int):
         from usearch.index import Index
@@ -178,38 +173,16 @@ class VectorIndex:
         self._index = index
 
     # -- the file -----------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: one process at a time is the user's business
-            yield
-            return
-        try:
-            fh = open(self.path.with_name(self.path.name + ".lock"), "a+")
-        except OSError:  # a read-only folder: the index lives in memory only
-            yield
-            return
-        with fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
     def _expected(self, store_id: str) -> dict:
         return {"format": INDEX_FORMAT, "store_id": store_id, "model": self.model, "dtype": DTYPE}
 
     def _read_meta(self, store_id: str) -> dict | None:
+        meta = read_json(self.meta_path, self._expected(store_id))
         try:
-            meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
             size = self.path.stat().st_size
-        except (OSError, ValueError):
+        except OSError:
             return None
-        want = self._expected(store_id)
-        if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in want.items()):
-            return None
-        if meta.get("bytes") != size or not isinstance(meta.get("seq"), int):
+        if meta is None or meta.get("bytes") != size or not isinstance(meta.get("seq"), int):
             return None  # a file written by a crashed writer, or replaced by hand
         return meta
 
@@ -235,10 +208,8 @@ class VectorIndex:
                 return
             index.save(str(tmp))
             os.replace(tmp, self.path)
-            meta = {**self._expected(store_id), "ndim": int(index.ndim), "count": len(index), "seq": self.seq,
-                    "bytes": self.path.stat().st_size}
-            tmp.write_text(json.dumps(meta), encoding="utf-8")
-            os.replace(tmp, self.meta_path)
+            write_json(self.meta_path, {**self._expected(store_id), "ndim": int(index.ndim), "count": len(index),
+                                        "seq": self.seq, "bytes": self.path.stat().st_size})
         except OSError as e:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)

@@ -119,7 +119,7 @@ def test_index_file_is_built_reopened_without_rebuild_and_updated_from_the_log(t
     assert store.retrieve("storage capacity", k=1)[0].source == "disk-full"  # no word in common: vectors
     ipath = index_path(path, "test-concepts")
     meta = json.loads(ipath.with_name(ipath.name + ".json").read_text())
-    head = store._conn().execute("SELECT max(seq) FROM vector_log").fetchone()[0]
+    head = store._conn().execute("SELECT max(seq) FROM index_log").fetchone()[0]
     assert meta["seq"] == head and meta["count"] == store.stats()["templates"] and meta["model"] == "test-concepts"
     store.close()
 
