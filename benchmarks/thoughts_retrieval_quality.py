@@ -21,8 +21,10 @@ Examples (from ``--data``, default ``/work/shared/data``):
   cannot be told are counted but not scored.
 
 Configurations: lexical (BM25) vs hybrid (BM25 + all-MiniLM-L6-v2), each with and without the DPP step.
+``--engine`` picks the lexical ranking: ``auto`` (what the store does: FTS5 at the library's size), ``fts5`` or
+``tantivy`` (the text index that large stores use).
 
-Run: ``python benchmarks/thoughts_retrieval_quality.py [--json out.json] [--limit N]``
+Run: ``python benchmarks/thoughts_retrieval_quality.py [--json out.json] [--limit N] [--engine auto|fts5|tantivy]``
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import re
 import sys
 import tempfile
@@ -206,7 +209,9 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="at most N examples per (set, task)")
     ap.add_argument("--no-hybrid", action="store_true", help="lexical configurations only")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--engine", choices=["auto", "fts5", "tantivy"], default="auto", help="lexical ranking")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
 
     files = library_files()
     charts = families(files)
@@ -243,7 +248,8 @@ def main() -> int:
                 table[key][2] += 1
                 continue
             fam, trivial = family_of(charts, e["task"], e["systems"])
-            plans = store.retrieve(e["query"], task=e["task"], k=3, mode=mode, theta=theta, record_usage=False)
+            plans = store.retrieve(e["query"], task=e["task"], k=3, mode=mode, theta=theta, record_usage=False,
+                                   engine=args.engine)
             hit = any(p.flowchart_id in fam for p in plans)
             keys = [key]
             if e.get("abnormal"):
@@ -274,8 +280,12 @@ def main() -> int:
         print(f"| {s} | {t}{mark} | {scored} | {unknown} | " + " | ".join(f"{r:.3f}" for r in rates) + " |")
         results.append({"set": s, "task": t, "scored": scored, "unknown_system": unknown, "trivial": trivial,
                         **{n: r for n, r in zip(names, rates)}})
+    load_after = os.getloadavg()[0]
+    print(f"lexical engine: {args.engine}; load average (1 min) before / after: {load_before:.2f} / {load_after:.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"library": len(files), "examples": len(exs), "rows": results}, indent=2))
+        args.json.write_text(json.dumps({"library": len(files), "examples": len(exs), "engine": args.engine,
+                                         "load1_before": load_before, "load1_after": load_after, "rows": results},
+                                        indent=2))
     store.close()
     return 0
 
