@@ -189,7 +189,7 @@ def test_without_usearch_retrieval_is_lexical(tmp_path, monkeypatch, caplog):
     emb = ConceptEmbedder()
     store = ThoughtStore(tmp_path / "l.db", embeddings=emb)
     store.import_flowcharts([DISK, SSH])
-    with caplog.at_level(logging.WARNING, logger="logreasoner.thoughts_db.store"):
+    with caplog.at_level(logging.WARNING, logger="logreasoner.thoughts_db"):
         assert store.retrieve("storage capacity", k=1) == []  # no word in common and no vectors
         assert store.retrieve("failed password attempts", k=1)[0].source == "ssh-auth"
     assert sum("needs usearch" in r.message for r in caplog.records) == 1  # said once, with the fix
