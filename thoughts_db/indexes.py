@@ -117,8 +117,15 @@ class StoreIndexes:
             if self._text is None:
                 self._text = textindex.TextIndex(self.path)
             index = self._text
-        with self._read():
-            index.refresh(self._conn(), self.get_meta("store_id") or "")
+        try:
+            with self._read():
+                index.refresh(self._conn(), self.get_meta("store_id") or "")
+        except (OSError, ValueError) as e:  # a read-only folder, a full disk, a writer lock held elsewhere
+            if engine == "tantivy":
+                raise ConfigError(f"the text index beside {self.path} cannot be written: {e}",
+                                  "make its folder writable, or use engine='auto' (FTS5 then)") from None
+            log.warning("thought store: text index not available (%s); ranking with FTS5", e)
+            return None
         return index
 
     def ensure_embeddings(self, *, batch: int = 256) -> int:

@@ -116,8 +116,7 @@ class VectorIndex:
                 return
             touched = touched_since(conn, self.seq, head, self.model) if 0 <= self.seq <= head else None
             if touched is not None and len(touched) <= max(1000, len(self) // 2):
-                index = self._writable()
-                self._apply(conn, index, touched)
+                index = self._apply(conn, self._writable(), touched)
                 how = f"updated ({len(touched)} templates changed)"
             else:
                 index = self._build(conn)
@@ -146,13 +145,15 @@ class VectorIndex:
         return index
 
     def _writable(self):
+        """A copy to change (searches in other threads go on with the current one until it is swapped in)."""
         if self._view:
             from usearch.index import Index
 
             return Index.restore(str(self.path), view=False)  # a memory-mapped index must never be changed
-        return self._index
+        return None if self._index is None else self._index.copy()
 
-    def _apply(self, conn: sqlite3.Connection, index, touched: list[int]) -> None:
+    def _apply(self, conn: sqlite3.Connection, index, touched: list[int]):
+        """``index`` with the vectors of ``touched`` templates removed and their current ones added."""
         current: list[tuple[int, bytes]] = []
         for chunk in _chunks(touched):
             marks = ",".join("?" * len(chunk))
@@ -170,7 +171,7 @@ class VectorIndex:
                 raise ConfigError(f"new vectors of {self.model!r} have {vecs.shape[1]} dimensions, the index "
                                   f"{index.ndim}", f"delete {self.path} and the old vectors")
             index.add(keys, vecs)
-        self._index = index
+        return index
 
     # -- the file -----------------------------------------------------------------------------------------
     def _expected(self, store_id: str) -> dict:

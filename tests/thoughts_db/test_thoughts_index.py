@@ -246,3 +246,13 @@ def test_previous_schema_store_is_upgraded_in_place(tmp_path):
     store.import_flowcharts(DISK)  # and it works as a current store
     assert task_rows(store) == expected_task_rows(store)
     store.close()
+
+
+@needs_usearch
+def test_first_vectors_after_an_empty_index_are_added(tmp_path):
+    store = ThoughtStore(tmp_path / "e.db", embeddings=ConceptEmbedder())
+    assert store.retrieve("storage capacity", k=1) == []  # nothing stored: an empty index at this log position
+    store.import_flowcharts([DISK, SSH])
+    assert store.retrieve("storage capacity", k=1)[0].source == "disk-full"
+    assert len(store._vector_index()) == store.stats()["templates"]
+    store.close()

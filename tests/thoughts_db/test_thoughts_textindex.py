@@ -104,3 +104,17 @@ def test_without_tantivy_auto_is_fts5_and_tantivy_says_what_to_install(store, mo
     assert "pip install 'logreasoner[search]'" in err.value.hint
     with pytest.raises(InputError, match="lexical engine"):
         store.retrieve("disk", engine="lucene")
+
+
+@needs_tantivy
+def test_unwritable_text_index_falls_back_to_fts5(store, monkeypatch, caplog):
+    def cannot_write(self, conn):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(TextIndex, "_rebuild", cannot_write)
+    monkeypatch.setattr(textindex, "TEXT_INDEX_FROM", 0)
+    store.add_templates(TEMPLATES)
+    assert ids(store.retrieve("disk", k=1)) == ["a:title"]  # auto: FTS5, with a warning
+    assert any("ranking with FTS5" in r.message for r in caplog.records)
+    with pytest.raises(ConfigError, match="cannot be written"):
+        store.retrieve("disk", engine="tantivy")
