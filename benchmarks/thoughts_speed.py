@@ -303,7 +303,8 @@ def main() -> int:
               f"{r['p95_ms']:.1f} ms (load {r['load1']})")
     for size, row in results["sizes"].items():
         firsts = ", ".join(f"{m} {row[f'first_{m}']['open_and_first_query_ms']:.0f} ms (load "
-                           f"{row[f'first_{m}']['load1_before']})" for m in ("lexical", "hybrid") if f"first_{m}" in row)
+                           f"{row[f'first_{m}']['load1_before']})"
+                           for m in ("lexical", "hybrid") if f"first_{m}" in row)
         builds = ", ".join(f"{name} {row[k]:.1f} s" for k, name in (("text_index_build_s", "tantivy"),
                                                                   ("vector_index_build_s", "usearch"))
                            if row.get(k) is not None)

@@ -15,9 +15,8 @@ import re
 import sqlite3
 from collections import Counter
 
-__all__ = ["BM25_WEIGHTS", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS", "SQL_ANY_TASK", "SQL_ONE_TASK", "query_terms", "fts_query",
-           "match_expression",
-           "lexical_search"]
+__all__ = ["BM25_WEIGHTS", "MAX_QUERY_CHARS", "MAX_QUERY_TERMS", "SQL_ANY_TASK", "SQL_ONE_TASK", "query_terms",
+           "fts_query", "match_expression", "lexical_search"]
 
 # column weights for bm25(): title, problem_overview, key_challenges, reasoning_steps, search_text (tags)
 BM25_WEIGHTS = (3.0, 1.0, 1.0, 1.0, 3.0)
@@ -53,7 +52,7 @@ def query_terms(text: str, *, limit: int = MAX_QUERY_TERMS) -> list[str]:
     first: dict[str, int] = {}
     for i, m in enumerate(_WORD.finditer(text[: MAX_QUERY_CHARS * 4])):
         w = m.group(0).lower()
-        digits = sum(ch.isdigit() for ch in w)
+        digits = sum(map(str.isdigit, w))
         if w in _STOP or digits * 2 > len(w) or len(w) > 40:
             continue
         counts[w] += 1

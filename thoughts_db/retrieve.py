@@ -3,8 +3,9 @@
 1. Candidates, from one SQLite snapshot. Lexical (:mod:`~logreasoner.thoughts_db.lexical`): the query's
    distinctive words OR-ed into an FTS5 query that SQLite ranks with ``bm25()``, filters by task and cuts at
    ``pool``; in stores of ``TEXT_INDEX_FROM`` templates or more the same words go to a tantivy index beside
-   the store instead, when installed (:mod:`~logreasoner.thoughts_db.textindex`). Dense (when an embedder and usearch are available, :mod:`~logreasoner.thoughts_db.vectors`): the
-   ``pool`` nearest template vectors from the usearch index file beside the store, filtered by task in SQL.
+   the store instead, when installed (:mod:`~logreasoner.thoughts_db.textindex`). Dense (when an embedder and
+   usearch are available, :mod:`~logreasoner.thoughts_db.vectors`): the ``pool`` nearest template vectors from
+   the usearch index file beside the store, filtered by task in SQL.
    With a task, only templates tagged for it (or untagged ones) are candidates; the templates of the task's
    method flowchart always are.
 2. Score. ``lexical_weight * bm25 / max_bm25 + (1 - lexical_weight) * cos / max_cos`` over the candidates, the
@@ -18,12 +19,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from logreasoner.errors import InputError
-from logreasoner.programs.retrieval import tokenize
 from logreasoner.thoughts_db.dpp import cosine_similarity, dpp_greedy, dpp_kernel, jaccard_similarity
 from logreasoner.thoughts_db.lexical import (
     BM25_WEIGHTS,
@@ -40,7 +41,7 @@ from logreasoner.thoughts_db.vectors import nearest_templates, vectors_for
 if TYPE_CHECKING:
     from logreasoner.thoughts_db.store import ThoughtStore
 
-__all__ = ["retrieve", "fts_query", "query_terms", "row_text", "BM25_WEIGHTS"]
+__all__ = ["retrieve", "fts_query", "query_terms", "row_text", "word_set", "BM25_WEIGHTS"]
 
 
 def row_text(row: dict[str, Any]) -> str:
@@ -53,6 +54,14 @@ def row_text(row: dict[str, Any]) -> str:
         row.get("search_text") or "",
     ]
     return "\n".join(p for p in parts if p)
+
+
+_WORDS = re.compile(r"[a-z][a-z0-9_]{2,}")
+
+
+def word_set(text: str) -> set[str]:
+    """``set(tokenize(text))`` (words of three or more characters), without building the list first."""
+    return set(_WORDS.findall(text.lower()))
 
 
 def _normalise(scores: dict[str, float]) -> dict[str, float]:
@@ -138,7 +147,7 @@ def retrieve(
         if qv is not None and all(c in vectors for c in ranked):
             sim = cosine_similarity(np.vstack([vectors[c] for c in ranked]))
         else:
-            sim = jaccard_similarity([set(tokenize(template_text(templates[c]))) for c in ranked])
+            sim = jaccard_similarity([word_set(template_text(templates[c])) for c in ranked])
         picked = dpp_greedy(dpp_kernel([score[c] for c in ranked], sim, theta=theta), k)
         chosen = [ranked[i] for i in picked]
         chosen += [c for c in ranked if c not in chosen][: k - len(chosen)]  # only when the rest are duplicates

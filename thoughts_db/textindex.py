@@ -34,13 +34,11 @@ __all__ = ["TextIndex", "text_index_available", "text_index_path", "text_search"
 log = logging.getLogger(__name__)
 
 TEXT_INDEX_FROM = 20_000  # templates: below this FTS5 ranks exactly in a few milliseconds
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: no tasks field (the task filter runs in SQL)
 FIELDS = ("title", "problem_overview", "key_challenges", "reasoning_steps", "search_text")
 BOOSTS = {"title": 3.0, "search_text": 3.0}  # the FTS5 column weights
-UNTAGGED = "~"  # the tasks value of a template without a task tag (it serves every task)
 _META = "logreasoner.json"
-_ROWS = """SELECT t.rowid, t.title, t.problem_overview, t.key_challenges, t.reasoning_steps, t.search_text,
-           (SELECT group_concat(x.task, char(31)) FROM template_tasks x WHERE x.tpl = t.rowid) FROM templates t"""
+_ROWS = "SELECT t.rowid, t.title, t.problem_overview, t.key_challenges, t.reasoning_steps, t.search_text FROM templates t"
 
 
 def text_index_available() -> bool:
@@ -63,7 +61,6 @@ def _schema():
     sb = tantivy.SchemaBuilder()
     for f in FIELDS:
         sb.add_text_field(f, stored=False, tokenizer_name="en_stem")
-    sb.add_text_field("tasks", stored=False, tokenizer_name="raw")
     sb.add_integer_field("rid", stored=True, indexed=True, fast=True)
     return sb.build()
 
@@ -71,11 +68,11 @@ def _schema():
 def _document(row: tuple) -> Any:
     import tantivy
 
-    rid, title, overview, challenges, steps, search_text, tasks = row
+    rid, title, overview, challenges, steps, search_text = row
     return tantivy.Document(
         rid=int(rid), title=title or "", problem_overview=overview or "",
         key_challenges=" ".join(json.loads(challenges or "[]")), reasoning_steps=" ".join(json.loads(steps or "[]")),
-        search_text=search_text or "", tasks=[t or UNTAGGED for t in (tasks or "").split("\x1f")],
+        search_text=search_text or "",
     )
 
 
@@ -168,29 +165,34 @@ class TextIndex:
         self._index.reload()
         self._searcher = self._index.searcher()
 
-    def search(self, terms: list[str], *, task: str | None, limit: int) -> list[tuple[int, float]]:
-        """(template rowid, score) of the ``limit`` best BM25 matches of any of ``terms`` (of ``task`` and
-        untagged templates, when given), best first."""
-        import tantivy
-
+    def search(self, terms: list[str], limit: int) -> list[tuple[int, float]]:
+        """(template rowid, score) of the ``limit`` best BM25 matches of any of ``terms``, best first."""
         index, searcher = self._index, self._searcher
         if index is None or not terms or limit <= 0:
             return []
         query = index.parse_query(" ".join(terms), default_field_names=list(FIELDS), field_boosts=BOOSTS)
-        if task is not None:
-            allowed = tantivy.Query.term_set_query(index.schema, "tasks", [task, UNTAGGED])
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
-                                                 (tantivy.Occur.Must, tantivy.Query.const_score_query(allowed, 0.0))])
-        hits = searcher.search(query, int(limit)).hits
-        return [(searcher.doc(addr)["rid"][0], float(score)) for score, addr in hits]
+        hits = searcher.search(query, int(limit), count=False).hits  # no count: top-k may skip blocks
+        rids = searcher.fast_field_values("rid", [addr for _, addr in hits])
+        return [(int(r), float(score)) for r, (score, _) in zip(rids, hits)]
 
 
 def text_search(conn: sqlite3.Connection, index: TextIndex, terms: list[str], *, task: str | None,
                 limit: int) -> dict[str, float]:
-    """:meth:`TextIndex.search` as {template id: score}, best first (ids looked up in SQL)."""
-    hits = index.search(terms, task=task, limit=limit)
-    if not hits:
-        return {}
-    marks = ",".join("?" * len(hits))
-    ids = dict(conn.execute(f"SELECT rowid, id FROM templates WHERE rowid IN ({marks})", [r for r, _ in hits]))
-    return {ids[r]: s for r, s in hits if r in ids}
+    """The ``limit`` best tantivy matches (of ``task`` and untagged templates, when given) as {template id:
+    score}, best first. The task filter runs in SQL on the hits, asking tantivy for more until enough pass
+    (a filter inside the tantivy query cost more than this)."""
+    fetch = limit if task is None else limit * 4
+    while True:
+        hits = index.search(terms, fetch)
+        rowids = [r for r, _ in hits]
+        marks = ",".join("?" * len(rowids))
+        if task is None:
+            ids = dict(conn.execute(f"SELECT rowid, id FROM templates WHERE rowid IN ({marks})", rowids))
+        else:
+            ids = dict(conn.execute(f"SELECT t.rowid, t.id FROM templates t WHERE t.rowid IN ({marks}) AND EXISTS "
+                                    "(SELECT 1 FROM template_tasks x WHERE x.tpl = t.rowid AND x.task IN (?, ''))",
+                                    [*rowids, task]))
+        out = {ids[r]: s for r, s in hits if r in ids}
+        if len(out) >= limit or len(hits) < fetch:
+            return dict(list(out.items())[:limit])
+        fetch *= 4

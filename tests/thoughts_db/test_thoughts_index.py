@@ -70,8 +70,9 @@ def expected_task_rows(store: ThoughtStore) -> set[tuple[int, str]]:
     conn = store._conn()
     tagged = set(conn.execute("SELECT t.rowid, g.value FROM tags g JOIN templates t ON t.id = g.template_id "
                               "WHERE g.kind = 'task'"))
-    untagged = {(r, "") for (r,) in conn.execute("SELECT rowid FROM templates t WHERE NOT EXISTS "
-                                                 "(SELECT 1 FROM tags g WHERE g.template_id = t.id AND g.kind = 'task')")}
+    untagged = {(r, "") for (r,) in conn.execute(
+        "SELECT rowid FROM templates t WHERE NOT EXISTS "
+        "(SELECT 1 FROM tags g WHERE g.template_id = t.id AND g.kind = 'task')")}
     return tagged | untagged
 
 

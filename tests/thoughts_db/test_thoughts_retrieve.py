@@ -53,6 +53,18 @@ def test_query_terms_drop_noise():
     assert fts_query("sshd failed") == '"sshd" OR "failed"'
 
 
+def test_word_set_is_the_tokenizer_as_a_set():
+    from logreasoner.programs.retrieval import tokenize
+    from logreasoner.thoughts_db import flowchart_to_plans, library_files, load_flowchart
+    from logreasoner.thoughts_db.retrieve import word_set
+    from logreasoner.thoughts_db.templates import template_text
+
+    texts = ["ab abc 1ab x_abc 9abcd __ab Ab-CD efg_ ÄÖabc a1 a12", *(
+        template_text(t) for f in library_files()[:8] for t in flowchart_to_plans(load_flowchart(f), strict=False))]
+    for text in texts:
+        assert word_set(text) == set(tokenize(text)), text
+
+
 def test_store_is_a_retriever(store):
     assert isinstance(store, Retriever)
 
