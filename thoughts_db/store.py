@@ -29,13 +29,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 import sqlite_utils
 from pydantic import BaseModel, Field
 
 from logreasoner.errors import ConfigError, InputError
+from logreasoner.thoughts_db import indexes
 from logreasoner.thoughts_db.embed import Embedder
 from logreasoner.thoughts_db.graph import Flowchart, FlowchartError, FlowchartMeta
-from logreasoner.thoughts_db.indexes import StoreIndexes
 from logreasoner.thoughts_db.library import (
     expand_flowchart_paths,
     library_dir,
@@ -127,7 +128,7 @@ class ImportResult(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-class ThoughtStore(StoreIndexes):
+class ThoughtStore:
     """A persistent, queryable store of expert flowcharts and thought templates (see the module docstring).
 
     Args:
@@ -680,7 +681,12 @@ class ThoughtStore(StoreIndexes):
             paths.append(p)
         return paths
 
-    # -- retrieval ------------------------------------------------------------------------------------------
+    # -- retrieval (the index functions live in logreasoner.thoughts_db.indexes) -------------------------------
+    @property
+    def embedder(self) -> Embedder | None:
+        """The embedder hybrid retrieval uses, or ``None`` (lexical only)."""
+        return indexes.resolve_embedder(self)
+
     def retrieve(self, query: str, *, task: str | None = None, k: int = 3, **options: Any) -> list[ThoughtTemplate]:
         """Expert plans for a log excerpt (the programs' ``Retriever`` protocol).
 
@@ -743,3 +749,21 @@ class ThoughtStore(StoreIndexes):
             return []
         return [r["id"] for r in self.db.query("SELECT id FROM templates WHERE flowchart_id = ? ORDER BY rowid",
                                                [flowchart_id])]
+
+    def embedding_vectors(self, ids: list[str]) -> np.ndarray | None:
+        """Stored vectors of the current embedder for ``ids`` (rows in order), or None if any is missing."""
+        return indexes.embedding_vectors(self, ids)
+
+    def ensure_embeddings(self, *, batch: int = 256) -> int:
+        """Embed the templates that have no vector for the current model yet; returns how many."""
+        return indexes.ensure_embeddings(self, batch=batch)
+
+    def put_embeddings(self, model: str, ids: list[str], vectors: np.ndarray) -> None:
+        """Store vectors (float32 rows) for templates; ids of templates deleted meanwhile are ignored."""
+        indexes.put_embeddings(self, model, ids, vectors)
+
+    def _vector_index(self):
+        return indexes.vector_index(self)
+
+    def _text_index(self, engine: str = "auto"):
+        return indexes.text_index(self, engine)
