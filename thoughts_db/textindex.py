@@ -1,8 +1,8 @@
 """The full-text index of large stores: the templates' text in a tantivy index folder beside the store.
 
 FTS5's ``bm25()`` walks every doclist of the query's words and scores every matching row, so an OR query of
-40 common words costs 60-200 ms at 100,000 templates (benchmarks/RETRIEVAL.md). tantivy keeps per-block score
-bounds and skips the blocks that cannot enter the top ``k`` (block-max WAND), and answers in about 2 ms.
+40 common words costs 25-210 ms (median 123) at 100,000 templates (benchmarks/RETRIEVAL.md). tantivy keeps
+per-block score bounds and skips the blocks that cannot enter the top ``k`` (block-max WAND): under 2 ms.
 
 - Used from :data:`TEXT_INDEX_FROM` templates on (``engine="auto"``) when tantivy is installed
   (``pip install 'logreasoner[search]'``); smaller stores, and any store without tantivy, rank with FTS5.
@@ -33,7 +33,7 @@ __all__ = ["TextIndex", "text_index_available", "text_index_path", "text_search"
 
 log = logging.getLogger(__name__)
 
-TEXT_INDEX_FROM = 20_000  # templates: below this FTS5 ranks exactly in a few milliseconds
+TEXT_INDEX_FROM = 20_000  # templates: below this FTS5 ranks (about 15 ms at 10,000 on 2 loaded cores)
 INDEX_FORMAT = 2  # 2: no tasks field (the task filter runs in SQL)
 FIELDS = ("title", "problem_overview", "key_challenges", "reasoning_steps", "search_text")
 BOOSTS = {"title": 3.0, "search_text": 3.0}  # the FTS5 column weights
