@@ -137,7 +137,10 @@ class SFTDataConfig(_Strict):
         description="row kinds to build: the planner's and step reasoner's prompts, and the baselines' prompts")
     select: int | dict[str, int | dict[str, int]] | None = Field(None, description=(
         "DPP-selected rows per task and kind: one number, or a table by kind ('default' for the rest) whose "
-        "values are a number or a table by task (None: keep all)"))
+        "values are a number or a table by task — or by dataset with select_by = 'dataset' (None: keep all)"))
+    select_by: Literal["task", "dataset"] = Field("task", description=(
+        "what the caps in select count: rows per task, or rows per dataset (label datasets then balanced over "
+        "their answers before the DPP picks within each)"))
     theta: float = Field(0.7, gt=0.0, lt=1.0, description="DPP relevance-vs-diversity trade-off")
     hinted_quality: float = Field(0.5, ge=0.0, le=1.0, description="DPP relevance of hinted traces (others 1.0)")
     max_tokens: int | None = Field(None, ge=64, description="drop conversations longer than this (never truncate)")

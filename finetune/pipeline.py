@@ -142,7 +142,8 @@ class Pipeline:
             d = self.cfg.sft_data
             out.update(build_sft_datasets(traces, self.run_dir / "data", program_cfg=self.cfg.program,
                                           select=d.select, theta=d.theta, hinted_quality=d.hinted_quality,
-                                          tokenizer=tok, max_tokens=d.max_tokens, kinds=tuple(d.kinds)))
+                                          tokenizer=tok, max_tokens=d.max_tokens, kinds=tuple(d.kinds),
+                                          select_by=d.select_by))
         return self._stage("sft-data", chash, force, run)
 
     def sft(self, phase: str | None = None, force: bool = False) -> dict:

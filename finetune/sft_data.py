@@ -52,7 +52,7 @@ def build_rows(traces: list[Trace], *, program_cfg: Any = None,
         program = programs.setdefault(t.task, make_program(t.task, program_cfg))
         excerpt_text, plans = trace_context(program, t, adapter)
         meta = {"id": t.id, "task": t.task, "source": t.source, "hinted": t.hinted, "text": _trace_text(t),
-                "dataset": t.dataset or ""}
+                "dataset": t.dataset or "", "gold": str(t.gold)[:200]}
         if "thought" in kinds:
             rows["thought"].append({"messages": thought_conversation(
                 program, excerpt_text=excerpt_text, expert_plans=plans, question=t.question, plan=t.plan,
@@ -72,20 +72,53 @@ def build_rows(traces: list[Trace], *, program_cfg: Any = None,
     return rows
 
 
+def _answer_quotas(sizes: dict[str, int], cap: int) -> dict[str, int]:
+    """``cap`` spread as evenly as the answers' sizes allow (a rare answer keeps all it has, the rest fill up)."""
+    quota = {a: 0 for a in sizes}
+    left = cap
+    while left > 0:
+        open_ = [a for a in sizes if quota[a] < sizes[a]]
+        if not open_:
+            break
+        share = max(1, left // len(open_))
+        for a in sorted(open_, key=lambda a: sizes[a]):
+            take = min(share, sizes[a] - quota[a], left)
+            quota[a] += take
+            left -= take
+            if left <= 0:
+                break
+    return quota
+
+
+def _diverse(group: list[dict], cap: int | None, theta: float, hinted_quality: float) -> list[dict]:
+    rel = [hinted_quality if r["hinted"] else 1.0 for r in group]
+    return [group[i] for i in sorted(select_diverse([r["text"] for r in group], cap, relevance=rel, theta=theta))]
+
+
 def select_rows(rows: list[dict], k: int | dict[str, int] | None, *, theta: float = 0.7,
-                hinted_quality: float = 0.5) -> list[dict]:
-    """A DPP-diverse subset of at most ``k`` rows per task (``k`` may map task names to their own cap; all rows
-    when ``k`` is None or a task has no cap)."""
-    by_task: dict[str, list[dict]] = defaultdict(list)
+                hinted_quality: float = 0.5, by: str = "task", max_answers: int = 16) -> list[dict]:
+    """A DPP-diverse subset of at most ``k`` rows per group (``by`` = ``task`` or ``dataset``; ``k`` may map group
+    names to their own cap; all rows when ``k`` is None or a group has no cap).
+
+    By dataset, a dataset whose gold answers are labels (at most ``max_answers`` distinct) is balanced over them
+    first (a rare answer keeps all its rows) and the DPP picks within each answer: near-duplicate lines of one
+    system (BGL alerts) would otherwise lose to the varied lines of another source."""
+    groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
-        by_task[r["task"]].append(r)
+        groups[r.get(by) or r["task"]].append(r)
     out: list[dict] = []
-    for task in sorted(by_task):
-        group = by_task[task]
-        rel = [hinted_quality if r["hinted"] else 1.0 for r in group]
-        cap = k.get(task) if isinstance(k, dict) else k
-        idx = select_diverse([r["text"] for r in group], cap, relevance=rel, theta=theta)
-        out.extend(group[i] for i in sorted(idx))
+    for name in sorted(groups):
+        group = groups[name]
+        cap = k.get(name) if isinstance(k, dict) else k
+        answers: dict[str, list[dict]] = defaultdict(list)
+        for r in group:
+            answers[r.get("gold", "")].append(r)
+        if by != "dataset" or cap is None or cap >= len(group) or len(answers) > max_answers:
+            out.extend(_diverse(group, cap, theta, hinted_quality))
+            continue
+        quota = _answer_quotas({a: len(v) for a, v in answers.items()}, cap)
+        for a in sorted(answers):
+            out.extend(_diverse(answers[a], quota[a], theta, hinted_quality))
     return out
 
 
@@ -97,7 +130,7 @@ def _token_length(tokenizer: Any, messages: list[dict]) -> int:
 def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any = None,
                        select: int | dict[str, Any] | None = None, theta: float = 0.7, hinted_quality: float = 0.5,
                        tokenizer: Any = None, max_tokens: int | None = None,
-                       kinds: tuple[str, ...] = ("thought", "stepwise")) -> dict[str, dict]:
+                       kinds: tuple[str, ...] = ("thought", "stepwise"), select_by: str = "task") -> dict[str, dict]:
     """Build, select and save ``out_dir/<kind>`` (``datasets.save_to_disk``) plus a JSONL copy to read.
 
     Conversations longer than ``max_tokens`` (by ``tokenizer``) are dropped, never truncated: a truncated prompt
@@ -109,7 +142,7 @@ def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any =
     summary: dict[str, dict] = {}
     for kind in kinds:
         cap = select.get(kind, select.get("default")) if isinstance(select, dict) else select
-        chosen = select_rows(rows[kind], cap, theta=theta, hinted_quality=hinted_quality)
+        chosen = select_rows(rows[kind], cap, theta=theta, hinted_quality=hinted_quality, by=select_by)
         dropped = 0
         lengths = []
         if tokenizer is not None:

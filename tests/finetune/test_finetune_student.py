@@ -185,3 +185,19 @@ def test_the_shipped_recipe_loads():
     assert cfg.program.prompt == "compact" and cfg.sft_data.kinds == ["thought", "stepwise", "direct", "cot"]
     assert sum(sum(v.values()) for v in cfg.sft_data.select.values()) >= 3000
     assert cfg.mine.max_pairs >= 200 and cfg.student == "local-base"
+
+
+def test_selection_by_dataset_keeps_a_rare_answer_of_near_duplicate_lines():
+    from logreasoner.finetune.sft_data import select_rows
+
+    rows = [{"task": "anomaly", "dataset": "bgl", "gold": "abnormal", "hinted": False,
+             "text": f"KERNEL FATAL data TLB error interrupt node {i}"} for i in range(8)]
+    rows += [{"task": "anomaly", "dataset": "bgl", "gold": "normal", "hinted": False,
+              "text": f"INFO {w} generating core {i}"} for i, w in enumerate("abcdefghijklmnopqrst")]
+    rows += [{"task": "anomaly", "dataset": "other", "gold": "abnormal", "hinted": False,
+              "text": f"{w} alarm {w}{w} raised on board {w}"} for w in "uvwxyz"]
+    by_task = select_rows(rows, {"anomaly": 12})
+    by_dataset = select_rows(rows, {"bgl": 12, "other": 2}, by="dataset")
+    alerts = lambda rs: sum(r["dataset"] == "bgl" and r["gold"] == "abnormal" for r in rs)  # noqa: E731
+    assert alerts(by_dataset) == 6 and sum(r["dataset"] == "other" for r in by_dataset) == 2
+    assert alerts(by_task) < alerts(by_dataset)  # the DPP alone drops near-duplicate alerts
