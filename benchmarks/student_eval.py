@@ -10,9 +10,9 @@ Parts (each an evals run folder under ``--out``, resumed when run again; ``--par
 - ``final``      the final student (the run folder: base + DPO adapter) with ``direct`` and ``coarse_to_fine``
                  at the full size: every test example of ``bgl_anomaly`` (natural prevalence), a stratified 100
                  of the larger splits, every example of the smaller ones.
-- ``stages``     base, +thought SFT, +stepwise SFT with ``coarse_to_fine`` on a stratified 40 per dataset (+DPO
+- ``stages``     base, +thought SFT, +stepwise SFT with ``coarse_to_fine`` on a stratified 24 per dataset (+DPO
                  is read from ``final`` on the same examples).
-- ``cot``        the final student with ``cot`` on the stratified 40.
+- ``cot``        the final student with ``cot`` on the stratified 24.
 
 Only ``test`` splits are read; no stage of the recipe ever sees them. Intervals are bootstrap 95% (evals runner).
 """
@@ -29,7 +29,7 @@ DATASETS = ["bgl_anomaly", "loghub_window_anomaly", "loglm_anomaly", "loginstruc
             "loglm_interpret", "loginstruct_main_issue"]
 FULL_ALL = ["bgl_anomaly"]           # every test example (natural prevalence)
 FULL_LIMIT = 100                     # the rest: stratified 100 (or the whole split when smaller)
-SMALL_LIMIT = 40
+SMALL_LIMIT = 24
 BASELINES = ["majority", "keyword", "level", "drain3", "echo"]
 
 
@@ -152,7 +152,7 @@ def tables(run_dir: Path, out: Path) -> str:
             cells.append(_fmt(_cell(task, rs)) if rs else "")
         n = len(c2f or d or next((by[k] for k in by if k[0] == ds), []))
         lines.append(f"| {ds} | {SHOWN_METRIC.get(task, primary_metric(task))} | {n} | " + " | ".join(cells) + " |")
-    lines += ["", "## Stage by stage, coarse-to-fine (stratified 40 per dataset; +DPO on the same examples)", "",
+    lines += ["", "## Stage by stage, coarse-to-fine (stratified 24 per dataset; +DPO on the same examples)", "",
               "| dataset | metric | n | base | +thought SFT | +stepwise SFT | +DPO (final) | CoT (final) |",
               "|---|---|---|---|---|---|---|---|"]
     for ds in DATASETS:
