@@ -39,6 +39,9 @@ def run_cmd(
     label_field: str = typer.Option("answer", "--label-field", help="column of --data holding the gold answer"),
     question_field: Optional[str] = typer.Option(None, "--question-field"),
     labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated label set for --data"),
+    labels_field: Optional[str] = typer.Option(None, "--labels-field",
+                                               help="column of --data holding each row's own label set "
+                                                    "(a list, or 'a|b|c'); instead of --labels"),
     id_field: Optional[str] = typer.Option(None, "--id-field"),
 ) -> None:
     """Run an eval (or resume one) and write results.json, samples.jsonl, report.md and plots."""
@@ -60,7 +63,7 @@ def run_cmd(
         user = None
         if data is not None:
             user = UserData(path=data, task=task, input_field=input_field, label_field=label_field,
-                            question_field=question_field, id_field=id_field,
+                            question_field=question_field, id_field=id_field, labels_field=labels_field,
                             labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None)
         config = RunConfig(suite=suite, datasets=list(dataset), user_data=user,
                            programs=list(program) or list(DEFAULT_PROGRAMS), models=list(model), split=split,
@@ -99,6 +102,8 @@ def compile_cmd(
     input_field: str = typer.Option("log", "--input-field"),
     label_field: str = typer.Option("answer", "--label-field"),
     labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated label set for --data"),
+    labels_field: Optional[str] = typer.Option(None, "--labels-field",
+                                               help="column of --data holding each row's own label set"),
     program: str = typer.Option("coarse_to_fine", "--program", "-p",
                                 help="coarse_to_fine, coarse_to_fine_noretrieval, direct or cot"),
     optimizer: str = typer.Option("bootstrap", "--optimizer", help="bootstrap | mipro | gepa"),
@@ -136,7 +141,7 @@ def compile_cmd(
         task_name = task
         examples = load_user_data(data, task, input_field, label_field,
                                   labels=[x.strip() for x in labels.split(",")] if labels else None,
-                                  split=split, seed=seed)
+                                  split=split, seed=seed, labels_field=labels_field)
     kwargs = {"max_bootstrapped_demos": max_demos, "max_labeled_demos": max_demos} if optimizer == "bootstrap" else {}
     info = compile_on_dataset(balanced(examples, limit), task=task_name, program=program,
                               model=load_model(model or get_settings().model), optimizer=optimizer, out=out, **kwargs)

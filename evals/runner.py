@@ -51,6 +51,7 @@ class UserData(BaseModel):
     question_field: str | None = None
     labels: list[str] | None = None
     id_field: str | None = None
+    labels_field: str | None = Field(None, description="column holding each row's own label set (list or 'a|b|c')")
 
 
 class RunConfig(BaseModel):
@@ -155,7 +156,8 @@ def _plan_datasets(config: RunConfig) -> tuple[list[tuple[DatasetSpec, str, int 
         from logreasoner.evals.userdata import user_dataset_spec
 
         u = config.user_data
-        spec = user_dataset_spec(u.path, u.task, u.input_field, u.label_field, u.question_field, u.labels, u.id_field)
+        spec = user_dataset_spec(u.path, u.task, u.input_field, u.label_field, u.question_field, u.labels, u.id_field,
+                                 u.labels_field)
         plan.append((spec, config.split or "all", config.limit))
     if config.suite:
         suite = get_suite(config.suite)
