@@ -19,7 +19,8 @@ def run_cmd(
     suite: Optional[str] = typer.Option(None, "--suite", help="quick | dev | full"),
     dataset: list[str] = typer.Option([], "--dataset", "-d", help="dataset name (repeatable); see `eval datasets`"),
     program: list[str] = typer.Option([], "--program", "-p", help="coarse_to_fine, direct, cot, "
-                                      "coarse_to_fine_noretrieval, drain3, keyword, level (repeatable)"),
+                                      "coarse_to_fine_noretrieval, drain3, keyword, level, majority, echo "
+                                      "(repeatable; default: the suite's programs)"),
     model: list[str] = typer.Option([], "--model", "-m", help="model spec (repeatable); default: settings' model"),
     limit: Optional[int] = typer.Option(None, "--limit", min=0, help="examples per dataset"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/eval-<time>)"),
@@ -49,7 +50,7 @@ def run_cmd(
 
     from logreasoner.errors import InputError
     from logreasoner.evals.report import score_table
-    from logreasoner.evals.runner import DEFAULT_PROGRAMS, RunConfig, UserData, run_eval
+    from logreasoner.evals.runner import RunConfig, UserData, run_eval
 
     console = Console(stderr=True)
     selected = bool(suite or dataset or data)
@@ -66,7 +67,7 @@ def run_cmd(
                             question_field=question_field, id_field=id_field, labels_field=labels_field,
                             labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None)
         config = RunConfig(suite=suite, datasets=list(dataset), user_data=user,
-                           programs=list(program) or list(DEFAULT_PROGRAMS), models=list(model), split=split,
+                           programs=list(program), models=list(model), split=split,
                            limit=limit, seed=seed, threads=threads, local_workers=local_workers, bootstrap=bootstrap,
                            cache=not no_cache)
     import signal
@@ -179,4 +180,5 @@ def suites_cmd() -> None:
     from logreasoner.evals.suites import SUITES
 
     for s in SUITES.values():
-        typer.echo(f"{s.name}: {s.description} (split {s.split}, limit {s.limit}): {', '.join(s.datasets)}")
+        typer.echo(f"{s.name}: {s.description} (split {s.split}, limit {s.limit}): {', '.join(s.datasets)}; "
+                   f"programs: {', '.join(s.programs)}")

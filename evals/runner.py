@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from logreasoner.errors import ConfigError, InputError
 from logreasoner.evals import scoring
@@ -36,7 +36,7 @@ from logreasoner.tasks import Task, get_task
 
 __all__ = ["RunConfig", "UserData", "run_eval", "DEFAULT_PROGRAMS", "sample_key", "versions", "answer_value"]
 
-DEFAULT_PROGRAMS = ["direct", "cot", "coarse_to_fine", "drain3", "keyword", "level"]
+DEFAULT_PROGRAMS = ["direct", "cot", "coarse_to_fine", "drain3", "keyword", "level", "majority", "echo"]
 
 
 class UserData(BaseModel):
@@ -62,7 +62,8 @@ class RunConfig(BaseModel):
     suite: str | None = None
     datasets: list[str] = Field(default_factory=list)
     user_data: UserData | None = None
-    programs: list[str] = Field(default_factory=lambda: list(DEFAULT_PROGRAMS))
+    programs: list[str] = Field(default_factory=list, description="program names; empty: the suite's programs, "
+                                "else DEFAULT_PROGRAMS (filled in on creation, so config.json names them)")
     models: list[str] = Field(default_factory=list, description="model specs; empty: the settings' default model")
     split: str | None = Field(None, description="train/dev/test/all; None: the suite's, 'test', or 'all' for user data")
     limit: int | None = Field(None, ge=0)
@@ -90,9 +91,14 @@ class RunConfig(BaseModel):
     @field_validator("programs")
     @classmethod
     def _programs(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("at least one program is needed")
         return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _default_programs(self) -> "RunConfig":
+        if not self.programs:
+            suite = get_suite(self.suite) if self.suite else None
+            self.programs = list(suite.programs if suite and suite.programs else DEFAULT_PROGRAMS)
+        return self
 
 
 @dataclass

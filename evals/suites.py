@@ -1,11 +1,15 @@
-"""Named suites: which datasets, which split, how many examples each.
+"""Named suites: which datasets, which split, how many examples each, which programs.
 
-- ``quick``: every task once, bundled data only, 20 test examples per dataset (a smoke run of a model).
-- ``dev``: every dataset on the dev split, at most 200 examples each (for iterating on programs).
-- ``full``: every dataset, the whole test split.
+- ``quick``: one bundled dataset per task, 20 test examples each drawn stratified by gold answer (seeded,
+  stable across runs), programs direct / cot / coarse_to_fine and the trivial baselines that answer each task
+  (drain3, keyword, level, majority, echo). The smoke run of a model on a laptop.
+- ``dev``: every dataset on the dev split, at most 200 stratified examples each, every LLM program and the
+  baselines (for iterating on programs without touching the test split).
+- ``full``: every dataset, the whole test split, every LLM program and the baselines.
 
-Datasets read from the shared folder (not bundled) are included only when that folder is present; a suite
-notes the ones it left out instead of failing.
+A suite's programs apply when the run names none (``--program`` replaces them). Datasets read from the shared
+folder (not bundled) are included only when that folder is present; a suite notes the ones it left out instead
+of failing.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 
 from logreasoner.errors import InputError
 
-__all__ = ["Suite", "SUITES", "get_suite"]
+__all__ = ["Suite", "SUITES", "get_suite", "BASELINES"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Suite:
     split: str
     limit: int | None
     description: str
+    programs: tuple[str, ...] = ()
 
 
 _ALL = (
@@ -31,13 +36,20 @@ _ALL = (
     "logeval_diagnosis", "bgl_alert_diagnosis", "loginstruct_alarm_cause",
     "loglm_rca", "loglm_solution", "loglm_interpret", "loginstruct_main_issue", "loglm_parse",
 )
+# every trivial baseline; the runner skips those that do not answer a dataset's task
+BASELINES = ("drain3", "keyword", "level", "majority", "echo")
+_QUICK_PROGRAMS = ("direct", "cot", "coarse_to_fine") + BASELINES
+_ALL_PROGRAMS = ("direct", "cot", "coarse_to_fine", "coarse_to_fine_noretrieval") + BASELINES
 
 SUITES = {
     "quick": Suite("quick", ("loghub_parse", "bgl_anomaly", "loginstruct_alarm_cause", "loglm_rca",
                              "loglm_interpret"), "test", 20,
-                   "one dataset per task, bundled data only, 20 test examples each"),
-    "dev": Suite("dev", _ALL, "dev", 200, "every dataset, dev split, at most 200 examples each"),
-    "full": Suite("full", _ALL, "test", None, "every dataset, the whole test split"),
+                   "one bundled dataset per task, 20 test examples each stratified by gold answer; "
+                   "direct, cot, coarse_to_fine and the baselines", _QUICK_PROGRAMS),
+    "dev": Suite("dev", _ALL, "dev", 200, "every dataset, dev split, at most 200 stratified examples each; "
+                 "every program and the baselines", _ALL_PROGRAMS),
+    "full": Suite("full", _ALL, "test", None, "every dataset, the whole test split; every program and the baselines",
+                  _ALL_PROGRAMS),
 }
 
 
