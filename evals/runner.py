@@ -390,6 +390,7 @@ def _cell_result(cell: _Cell, latest: dict[str, dict[str, Any]], n_resamples: in
     for r in recs:
         usage = add_usage(usage, r.get("usage"))
     lat = [float(r.get("latency_s") or 0.0) for r in recs]
+    cached = sum(1 for r in recs if (r.get("usage") or {}).get("cache_hits"))
     return {
         "program": cell.program.label,
         "model": cell.model_label,
@@ -405,6 +406,7 @@ def _cell_result(cell: _Cell, latest: dict[str, dict[str, Any]], n_resamples: in
         "latency_s_mean": sum(lat) / len(lat) if lat else 0.0,
         "time_s": round(sum(lat), 3),
         "wall_s_this_invocation": round(cell.wall_s, 3),
+        "cached_examples": cached,
         "notes": list(cell.dataset.notes),
     }
 
@@ -431,6 +433,7 @@ def _results(config: RunConfig, cells: list[_Cell], log: SampleLog, skipped: lis
     invocations.append({"started": started.isoformat(timespec="seconds"), "wall_s": round(wall, 3),
                         "examples_run": sum(c.ran for c in cells), "complete": complete})
     cell_results = [_cell_result(c, latest, config.bootstrap, config.seed) for c in cells]
+    notes = list(notes) + _cache_notes(cell_results, config.cache)
     return {
         "run": {
             "id": out.name,
@@ -440,6 +443,7 @@ def _results(config: RunConfig, cells: list[_Cell], log: SampleLog, skipped: lis
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_time_s": round(sum(i["wall_s"] for i in invocations), 3),
             "invocations": invocations,
+            "dspy_cache": _dspy_cache_dir() if config.cache else None,
         },
         "config": json.loads(config.model_dump_json()),
         "seed": config.seed,
@@ -455,6 +459,30 @@ def _results(config: RunConfig, cells: list[_Cell], log: SampleLog, skipped: lis
         },
         "notes": list(dict.fromkeys(notes)),
     }
+
+
+def _dspy_cache_dir() -> str | None:
+    """Where DSPy's answer cache lives (recorded in results.json: the answers a run may have reused)."""
+    import dspy
+
+    cache = getattr(dspy, "cache", None)
+    return getattr(cache, "disk_cache_dir", None) if getattr(cache, "enable_disk_cache", False) else None
+
+
+def _cache_notes(cells: list[dict[str, Any]], cache_on: bool) -> list[str]:
+    """One note per cell whose examples were answered (in part) from DSPy's cache: their scores are the model's,
+    but their latency, tokens and cost were not measured by this run."""
+    if not cache_on:
+        return []
+    return [f"{_cell_label(c)} on {c['dataset']}: {c['cached_examples']} of {c['done']} examples answered (in part) "
+            "from DSPy's cache (an earlier call with the same model name — for in-process models the same weights — "
+            "and prompt, in this run or another); their latency, tokens and cost are not measured here (pass "
+            "--no-cache to measure them)"
+            for c in cells if c.get("cached_examples")]
+
+
+def _cell_label(c: dict[str, Any]) -> str:
+    return c["program"] if c["model"] == "-" else f"{c['program']} @ {c['model']}"
 
 
 def _sum_usage(cells: list[dict[str, Any]]) -> dict[str, Any]:

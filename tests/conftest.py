@@ -4,7 +4,11 @@ small labelled examples of the two tasks the programmatic experts cover."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,16 @@ import pytest
 # Programs' default retriever: lexical only in tests (the embedding model's first load costs tens of seconds);
 # the thought store's own tests exercise hybrid retrieval explicitly.
 os.environ.setdefault("LOGREASONER_EMBEDDINGS", "0")
+
+# DSPy's answer cache: one per test session, never the user's (~/.dspy_cache or their DSPY_CACHEDIR). Tests that
+# run the embedded model under its real name (the eval smoke test: the first example of each quick dataset) left
+# their answers there, and the user's next eval served its first examples from them — the "cache hits although
+# nothing had run them" of the first real eval run. Set before DSPy is imported: it reads the folder on import.
+_DSPY_CACHE = tempfile.mkdtemp(prefix="logreasoner-tests-dspy-cache-")
+os.environ["DSPY_CACHEDIR"] = _DSPY_CACHE
+atexit.register(shutil.rmtree, _DSPY_CACHE, True)
+if "dspy" in sys.modules:  # imported before this file (by a plugin): move its cache too
+    sys.modules["dspy"].configure_cache(disk_cache_dir=_DSPY_CACHE)
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"

@@ -268,12 +268,14 @@ def load_lm(
         return dspy.LM(ms.target, temperature=temperature, cache=cache, **extra)
 
     chat_format = None
+    weights_id = ""  # what names the weights when their path does not (embedded models: their pinned checksum)
     if ms.kind == "embedded":
         from logreasoner.lm.registry import embedded_model, resolve_embedded
 
         path = str(resolve_embedded(ms.target, downloader=downloader))
         model = embedded_model(ms.target)
         name, chat_format = f"local/{model.name}", model.chat_format
+        weights_id = f"|sha256={model.sha256}"
         if model.adapter and adapter is None:  # a tuned embedded model: base weights + the shipped GGUF LoRA
             shipped = model.adapter_path
             if shipped is None:
@@ -313,6 +315,8 @@ def load_lm(
     name += f"@{backend}" + ("" if constrained else "-free")
     # DSPy's cache keys on the model name: tie it to these very weights, so that a retrained model or adapter
     # at the same path is never answered from the cache of the old one
-    name += f"-{weights_fingerprint(path if ms.kind != 'embedded' else None, adapter, extra=_decoding_key(engine))}"
+    # (an embedded model by its pinned checksum: two registry entries under one name never share answers)
+    weights = path if ms.kind != "embedded" else None
+    name += f"-{weights_fingerprint(weights, adapter, extra=_decoding_key(engine) + weights_id)}"
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     return dspy.LM(name, engine=engine, temperature=temperature, cache=cache, **extra, **kwargs)
