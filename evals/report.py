@@ -1,4 +1,10 @@
-"""Markdown reports: one run's ``report.md``, and a side-by-side comparison of several runs."""
+"""Markdown reports: one run's ``report.md``, and a side-by-side comparison of several runs.
+
+Every score is printed with its 95% bootstrap interval and its n. A score is marked ``†`` (too small to
+compare) when n < :data:`MIN_N_TO_COMPARE` (20) or its interval is wider than :data:`MAX_CI_WIDTH_TO_COMPARE`
+(0.5, half the range of every metric here, which all lie in [0, 1]): two such scores may differ by chance
+alone. The width rule catches what n alone hides, e.g. F1 on the abnormal class of 20 lines holding one alert.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,53 @@ from typing import Any, Iterable
 from logreasoner.errors import InputError
 from logreasoner.evals.scoring import LOWER_IS_BETTER
 
-__all__ = ["render_report", "score_table", "metrics_table", "load_results", "compare_runs", "fmt_score"]
+__all__ = ["render_report", "score_table", "metrics_table", "load_results", "compare_runs", "fmt_score",
+           "too_small_to_compare", "MIN_N_TO_COMPARE", "MAX_CI_WIDTH_TO_COMPARE", "SMALL_MARK"]
+
+MIN_N_TO_COMPARE = 20
+MAX_CI_WIDTH_TO_COMPARE = 0.5
+SMALL_MARK = "†"
 
 
 def _f(x: Any, nd: int = 3) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
 
+def _n(cell: dict[str, Any]) -> int:
+    return int(cell.get("n", cell.get("done", 0)) or 0)
+
+
+def _ci(cell: dict[str, Any]) -> tuple[float, float] | None:
+    ci = cell.get("score_ci")
+    if ci and None not in ci and ci[0] == ci[0] and ci[1] == ci[1]:  # not NaN
+        return float(ci[0]), float(ci[1])
+    return None
+
+
+def too_small_to_compare(cell: dict[str, Any]) -> str | None:
+    """Why a cell's score cannot be compared with another's (None when it can): n under
+    :data:`MIN_N_TO_COMPARE`, or a 95% interval wider than :data:`MAX_CI_WIDTH_TO_COMPARE`."""
+    n = _n(cell)
+    if n < MIN_N_TO_COMPARE:
+        return f"n = {n} < {MIN_N_TO_COMPARE}"
+    ci = _ci(cell)
+    if ci is not None and ci[1] - ci[0] > MAX_CI_WIDTH_TO_COMPARE:
+        return f"95% interval {ci[1] - ci[0]:.2f} wide > {MAX_CI_WIDTH_TO_COMPARE}"
+    return None
+
+
 def fmt_score(cell: dict[str, Any]) -> str:
-    """``0.812 [0.740, 0.870]`` plus the failure share when there is one."""
+    """``0.812 [0.740, 0.870] n=20`` (``†`` when too small to compare) plus the failure share when there is one."""
     s = cell.get("score")
     if s is None:
         return "—"
     text = _f(s)
-    ci = cell.get("score_ci")
-    if ci and None not in ci and ci[0] == ci[0]:  # not NaN
+    ci = _ci(cell)
+    if ci is not None:
         text += f" [{_f(ci[0])}, {_f(ci[1])}]"
+    text += f" n={_n(cell)}"
+    if too_small_to_compare(cell):
+        text += f" {SMALL_MARK}"
     fails = []
     if cell.get("format_failures"):
         fails.append(f"fmt-fail {cell['format_failure_rate']:.0%}")
@@ -43,7 +80,8 @@ def _column(cell: dict[str, Any], run_label: str | None = None) -> str:
 
 
 def score_table(cells: Iterable[tuple[str | None, dict[str, Any]]]) -> str:
-    """Datasets down, program @ model across; each entry the primary score, its interval and failures."""
+    """Datasets down, program @ model across; each entry the primary score, its interval, its n and failures
+    (``planned``: the examples each cell of the row was to run)."""
     cells = list(cells)
     if not cells:
         return "_no results_\n"
@@ -54,9 +92,12 @@ def score_table(cells: Iterable[tuple[str | None, dict[str, Any]]]) -> str:
         rows.setdefault(c["dataset"], {})[_column(c, r)] = fmt_score(c)
         arrow = " (↓)" if c["primary_metric"] in LOWER_IS_BETTER else ""
         meta[c["dataset"]] = f"{c['task']} | {c['primary_metric']}{arrow} | {c['planned']}"
-    head = "| dataset | task | metric | n | " + " | ".join(cols) + " |\n"
+    head = "| dataset | task | metric | planned | " + " | ".join(cols) + " |\n"
     head += "|---|---|---|---|" + "---|" * len(cols) + "\n"
     body = "".join(f"| {d} | {meta[d]} | " + " | ".join(rows[d].get(c, "n/a") for c in cols) + " |\n" for d in rows)
+    if any(c.get("score") is not None and too_small_to_compare(c) for _, c in cells):
+        body += (f"\n{SMALL_MARK} too small to compare: n < {MIN_N_TO_COMPARE} or a 95% interval wider than "
+                 f"{MAX_CI_WIDTH_TO_COMPARE}; such a score may differ from its neighbours by chance alone.\n")
     return head + body
 
 
@@ -107,7 +148,7 @@ def render_report(results: dict[str, Any]) -> str:
         f"{tot.get('errors', 0)} errors; {u.get('lm_calls', 0)} LM calls, {u.get('total_tokens', 0)} tokens, "
         f"{u.get('cache_hits', 0)} cache hits, cost ${u.get('cost', 0.0):.4f}",
         "",
-        "## Primary score per dataset (95% bootstrap interval; failures counted as wrong and shown beside)\n",
+        "## Primary score per dataset (95% bootstrap interval and n; failures counted as wrong and shown beside)\n",
         score_table((None, c) for c in cells),
         "## All metrics\n",
         metrics_table((None, c) for c in cells),
