@@ -146,6 +146,11 @@ def models_pull(name: str = typer.Argument("local")) -> None:
     typer.echo(str(path))
 
 
+from logreasoner.cli.parse import parse_cmd  # noqa: E402 - the command lives in its own file
+
+app.command("parse")(parse_cmd)
+
+
 @app.command("sample")
 def sample(name: str = typer.Argument("OpenSSH_2k.log")) -> None:
     """Print the path of a bundled sample log (OpenSSH_2k.log, HDFS_2k.log)."""

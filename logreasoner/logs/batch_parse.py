@@ -1,0 +1,258 @@
+"""Batch log parsing the way LILAC and LogBatcher do it: group first, ask once per group, check, cache.
+
+1. Lines that fit a template cached by an earlier run (same system) take it: no grouping, no model call.
+2. The other lines are grouped by Drain3 (per-system masks, threshold and depth from the settings).
+3. Largest group first, the group's lines that fit a template the model wrote earlier in this run take it.
+   For the rest, the *templater* (the parse program on a model, or any callable) gets a few diverse lines of the
+   group and answers one template.
+4. The template is checked against every line of the group: each must fit it as a pattern with ``<*>``
+   wildcards (:mod:`logreasoner.logs.template_match`), and it must keep at least ``min_literal_ratio`` of the
+   constant text of Drain's template (a template of wildcards fits everything and says nothing). A template
+   that fits every line is taken. Otherwise, with ``on_mismatch="split"``, the lines it fits take it and the
+   others are asked about again (up to ``max_rounds`` asks per group); what is left, or every line with
+   ``on_mismatch="fallback"``, takes Drain's template.
+5. The templates taken are added to the cache (:class:`~logreasoner.logs.template_store.TemplateStore`).
+
+Without a templater the parser is Drain3 plus the cache: every group takes Drain's template.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from logreasoner.errors import ConfigError, InputError
+from logreasoner.logs.template_match import TemplateIndex, compile_template, literal_chars
+from logreasoner.logs.template_store import TemplateStore
+
+__all__ = ["BatchParseSettings", "Templater", "BatchParser", "ParseResult", "ParseStats", "diverse_sample",
+           "clean_template"]
+
+Templater = Callable[[Sequence[str]], "str | None"]
+"""``templater(lines) -> template | None``: one template for lines of one group (None: no answer)."""
+
+# Unknown systems: IPv4 addresses (with port) and hex numbers are masked; Drain turns other varying tokens to <*>.
+_DEFAULT_MASKS = (r"(\d+\.){3}\d+(:\d+)?", r"\b0[xX][0-9a-fA-F]+\b")
+
+
+class BatchParseSettings(BaseModel):
+    """How lines are grouped, how many are shown per ask, and when a model's template is taken."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    drain_regex: tuple[str, ...] = Field(_DEFAULT_MASKS, description="regexes masked to <*> before Drain groups")
+    drain_st: float = Field(0.5, gt=0.0, le=1.0, description="Drain's similarity threshold")
+    drain_depth: int = Field(4, ge=3, le=32, description="Drain's tree depth")
+    sample_lines: int = Field(3, ge=1, le=20, description="diverse lines of a group shown per ask")
+    on_mismatch: Literal["split", "fallback"] = Field(
+        "fallback", description="a template that fits only some lines: split the group, or take Drain's template")
+    max_rounds: int = Field(2, ge=1, le=10, description="asks per group at most (split mode)")
+    min_literal_ratio: float = Field(0.5, ge=0.0, le=1.0,
+                                     description="a model template keeps at least this share of the constant "
+                                                 "characters of Drain's template")
+
+    @field_validator("drain_regex")
+    @classmethod
+    def _compiles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for r in v:
+            try:
+                re.compile(r)
+            except re.error as e:
+                raise ValueError(f"regex {r!r} does not compile: {e}; fix or drop it") from None
+        return v
+
+    @classmethod
+    def for_system(cls, system: str | None, **overrides: Any) -> "BatchParseSettings":
+        """LogPAI's Drain settings for a Loghub system name (the bundled table), else the defaults."""
+        from logreasoner.evals.drain_settings import LOGPAI_DRAIN_SETTINGS
+
+        for name, s in LOGPAI_DRAIN_SETTINGS.items():
+            if system and name.lower() == system.lower():
+                return cls(drain_regex=s.regex, drain_st=s.st, drain_depth=s.depth, **overrides)
+        return cls(**overrides)
+
+
+@dataclass
+class ParseStats:
+    """What one :meth:`BatchParser.parse` did."""
+
+    lines: int = 0
+    cache_hits: int = 0  # lines that fit a template cached by an earlier run
+    groups: int = 0  # Drain groups of the lines the cache did not cover
+    model_calls: int = 0
+    model_templates: int = 0  # templates the templater wrote that passed the check
+    rejected: int = 0  # answers that failed the check (or were empty)
+    split_groups: int = 0
+    fallback_lines: int = 0  # lines that took Drain's template
+    seconds: float = 0.0
+
+    @property
+    def lines_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class ParseResult:
+    """One template per input line, and where each came from: ``cache``, ``model`` or ``drain``."""
+
+    templates: list[str]
+    origins: list[str]
+    stats: ParseStats = field(default_factory=ParseStats)
+
+
+def clean_template(text: Any) -> str:
+    """The model's answer as a one-line template (surrounding quotes and blank lines dropped)."""
+    lines = [x.strip() for x in str(text or "").strip().splitlines() if x.strip()]
+    t = lines[0] if lines else ""
+    if len(t) >= 2 and t[0] == t[-1] and t[0] in "\"'`":
+        t = t[1:-1].strip()
+    return t
+
+
+def diverse_sample(lines: Sequence[str], k: int, scan: int = 500) -> list[str]:
+    """Up to ``k`` distinct lines that together show the most distinct tokens (greedy; the first line first)."""
+    pool = list(dict.fromkeys(lines[:scan]))
+    if len(pool) <= k:
+        return pool
+    picked = [pool[0]]
+    seen = set(pool[0].split())
+    rest = pool[1:]
+    while len(picked) < k and rest:
+        best = max(range(len(rest)), key=lambda i: len(set(rest[i].split()) - seen))
+        line = rest.pop(best)
+        picked.append(line)
+        seen |= set(line.split())
+    return picked
+
+
+def _drain_groups(lines: Sequence[str], s: BatchParseSettings) -> tuple[list[int], dict[int, str]]:
+    """Drain3 cluster id per line and each cluster's final template (the Loghub benchmark's way)."""
+    from drain3 import TemplateMiner
+    from drain3.masking import MaskingInstruction
+    from drain3.template_miner_config import TemplateMinerConfig
+
+    cfg = TemplateMinerConfig()
+    cfg.profiling_enabled = False
+    cfg.drain_sim_th = s.drain_st
+    cfg.drain_depth = s.drain_depth
+    cfg.drain_max_children = 100
+    cfg.masking_instructions = [MaskingInstruction(r, "*") for r in s.drain_regex]
+    miner = TemplateMiner(config=cfg)
+    ids = [miner.add_log_message(line)["cluster_id"] for line in lines]
+    return ids, {c.cluster_id: c.get_template() for c in miner.drain.clusters}
+
+
+class BatchParser:
+    """``BatchParser(templater, store=...).parse(lines, system=...) -> ParseResult``.
+
+    ``templater`` is any ``callable(lines) -> template | None`` — :class:`logreasoner.programs.group_template.
+    ProgramTemplater` runs the parse program on a model — or None for Drain3 templates only. ``store`` keeps
+    templates across runs (None: nothing is cached). Building a parser does no I/O.
+    """
+
+    def __init__(self, templater: Templater | None = None, *, settings: BatchParseSettings | None = None,
+                 store: TemplateStore | None = None, model_name: str | None = None) -> None:
+        if templater is not None and not callable(templater):
+            raise ConfigError(f"the templater must be callable, got {type(templater).__name__}",
+                              "pass a function lines -> template, a ProgramTemplater, or None for Drain3 only")
+        if settings is not None and not isinstance(settings, BatchParseSettings):
+            raise ConfigError(f"settings must be BatchParseSettings, got {type(settings).__name__}",
+                              "build them with BatchParseSettings(...) or BatchParseSettings.for_system(name)")
+        self.templater = templater
+        self.settings = settings or BatchParseSettings()
+        self.store = store
+        self.model_name = model_name or str(getattr(templater, "name", "") or "")
+
+    def parse(self, lines: Sequence[str], system: str = "default") -> ParseResult:
+        """Parse every line; ``system`` names the cache partition (templates of one system are shared)."""
+        t0 = time.perf_counter()
+        lines = [str(x).rstrip("\r\n") for x in lines]
+        if not lines:
+            raise InputError("no lines to parse", "pass a non-empty list of log lines (message contents)")
+        if not str(system).strip():
+            raise InputError("the system name is empty", "name the system whose templates the cache keeps, "
+                             "e.g. system='HDFS' (or leave the default)")
+        st = ParseStats(lines=len(lines))
+        out: list[str | None] = [None] * len(lines)
+        origins = [""] * len(lines)
+
+        cached = TemplateIndex(self.store.templates(system) if self.store is not None else ())
+        todo = []
+        for i, line in enumerate(lines):
+            t = cached.find(line) if len(cached) else None
+            if t is None:
+                todo.append(i)
+            else:
+                out[i], origins[i] = t, "cache"
+        st.cache_hits = len(lines) - len(todo)
+
+        new: dict[str, list[Any]] = {}  # template -> [source, lines]
+        if todo:
+            ids, drain_templates = _drain_groups([lines[i] for i in todo], self.settings)
+            members: dict[int, list[int]] = {}
+            for i, cid in zip(todo, ids):
+                members.setdefault(cid, []).append(i)
+            st.groups = len(members)
+            learned = TemplateIndex()
+            for cid, idx in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[1][0])):
+                self._parse_group(lines, idx, drain_templates[cid], learned, out, origins, new, st)
+
+        if self.store is not None and new:
+            self.store.add(system, [(t, src, self.model_name if src == "model" else "", n)
+                                    for t, (src, n) in new.items()])
+        st.seconds = time.perf_counter() - t0
+        return ParseResult(templates=[t or "" for t in out], origins=origins, stats=st)
+
+    def _parse_group(self, lines: Sequence[str], idx: list[int], drain_template: str, learned: TemplateIndex,
+                     out: list, origins: list, new: dict, st: ParseStats) -> None:
+        def take(template: str, source: str, where: list[int]) -> None:
+            for i in where:
+                out[i], origins[i] = template, source
+            entry = new.setdefault(template, [source, 0])
+            entry[1] += len(where)
+
+        if self.templater is None:
+            take(drain_template, "drain", idx)
+            return
+        rest = []
+        for i in idx:  # lines that fit a template the model wrote for an earlier group of this run
+            t = learned.find(lines[i]) if len(learned) else None
+            if t is None:
+                rest.append(i)
+            else:
+                take(t, "model", [i])
+        floor = self.settings.min_literal_ratio * literal_chars(drain_template)
+        rounds = 0
+        while rest and rounds < self.settings.max_rounds:
+            rounds += 1
+            sample = diverse_sample([lines[i] for i in rest], self.settings.sample_lines)
+            st.model_calls += 1
+            template = clean_template(self.templater(sample))
+            if not template or not literal_chars(template) or literal_chars(template) < floor:
+                st.rejected += 1
+                break
+            c = compile_template(template)
+            fit = [i for i in rest if c.match(lines[i])]
+            if len(fit) == len(rest):
+                take(template, "model", rest)
+                learned.add(template)
+                st.model_templates += 1
+                rest = []
+                break
+            st.rejected += 1
+            if self.settings.on_mismatch != "split" or not fit:
+                break
+            st.split_groups += 1 if rounds == 1 else 0
+            take(template, "model", fit)
+            learned.add(template)
+            st.model_templates += 1
+            fitted = set(fit)
+            rest = [i for i in rest if i not in fitted]
+        if rest:
+            st.fallback_lines += len(rest)
+            take(drain_template, "drain", rest)
