@@ -18,7 +18,8 @@ ROWS = [  # LogEval-style: a hardware set and a network set in one file
     {"id": "h1", "log": "CPU0 IERR asserted", "answer": "CPU Caterr", "choices": HW},
     {"id": "h2", "log": "DIMM A1 uncorrectable ECC", "answer": "Memory ECC", "choices": "|".join(HW)},
     {"id": "n1", "log": "Link down on port 7", "answer": "Port down", "choices": NET},
-    {"id": "n2", "log": "port 9 up/down 12 times in 60 s", "answer": "link flapping", "choices": "Port down|Link flapping"},
+    {"id": "n2", "log": "port 9 up/down 12 times in 60 s", "answer": "link flapping",
+     "choices": "Port down|Link flapping"},
 ]
 
 
@@ -50,7 +51,8 @@ def test_label_sets_from_csv_text(tmp_path):
 
 @pytest.mark.parametrize("row, message", [
     ({"id": "n3", "log": "x", "answer": "Port down"}, "record 5 (id 'n3') has no 'choices' field"),
-    ({"id": "n3", "log": "x", "answer": "Port down", "choices": []}, "record 5 (id 'n3'): its label set 'choices' is empty"),
+    ({"id": "n3", "log": "x", "answer": "Port down", "choices": []},
+     "record 5 (id 'n3'): its label set 'choices' is empty"),
     ({"id": "n3", "log": "x", "answer": "Port down", "choices": "  "}, "is empty"),
     ({"id": "n3", "log": "x", "answer": "Fan failure", "choices": NET},
      "record 5 (id 'n3'): its gold 'answer' 'Fan failure' is not in its label set"),
