@@ -2,13 +2,18 @@
 
 1. Lines that fit a template cached by an earlier run (same system) take it: no grouping, no model call.
 2. The other lines are grouped by Drain3 (per-system masks, threshold and depth from the settings).
-3. Largest group first, the group's lines that fit a template the model wrote earlier in this run take it.
+3. Largest group first, the group's lines that fit a template the model wrote earlier in this run take it
+   (token-aligned fits only: this is how two Drain groups end up under one model template).
    For the rest, the *templater* (the parse program on a model, or any callable) gets a few diverse lines of the
    group and answers one template.
 4. The template is checked against every line of the group: each must fit it as a pattern with ``<*>``
    wildcards (:mod:`logreasoner.logs.template_match`), and it must keep at least ``min_literal_ratio`` of the
    constant text of Drain's template (a template of wildcards fits everything and says nothing). A template
-   that fits every line is taken. Otherwise, with ``on_mismatch="split"``, the lines it fits take it and the
+   that fits every line is taken. A template that does not, but has as many tokens as Drain's, is *reconciled*
+   with Drain's token by token (a token either marks variable becomes the variable one; two different constants
+   keep Drain's: Drain saw every line; at least half of Drain's constant tokens must be in the answer, in place)
+   and checked again — so a weak model that echoes a line still adds the
+   variables it did mark. Otherwise, with ``on_mismatch="split"``, the lines it fits take it and the
    others are asked about again (up to ``max_rounds`` asks per group); what is left, or every line with
    ``on_mismatch="fallback"``, takes Drain's template.
 5. The templates taken are added to the cache (:class:`~logreasoner.logs.template_store.TemplateStore`).
@@ -29,7 +34,7 @@ from logreasoner.logs.template_match import TemplateIndex, compile_template, lit
 from logreasoner.logs.template_store import TemplateStore
 
 __all__ = ["BatchParseSettings", "Templater", "BatchParser", "ParseResult", "ParseStats", "diverse_sample",
-           "clean_template"]
+           "clean_template", "reconcile"]
 
 Templater = Callable[[Sequence[str]], "str | None"]
 """``templater(lines) -> template | None``: one template for lines of one group (None: no answer)."""
@@ -50,6 +55,9 @@ class BatchParseSettings(BaseModel):
     on_mismatch: Literal["split", "fallback"] = Field(
         "fallback", description="a template that fits only some lines: split the group, or take Drain's template")
     max_rounds: int = Field(2, ge=1, le=10, description="asks per group at most (split mode)")
+    reconcile: bool = Field(True, description="a model template that fails the check is merged token by token "
+                                              "with Drain's (a token either marks variable is variable; two "
+                                              "different constants keep Drain's) and checked again")
     min_literal_ratio: float = Field(0.5, ge=0.0, le=1.0,
                                      description="a model template keeps at least this share of the constant "
                                                  "characters of Drain's template")
@@ -88,6 +96,7 @@ class ParseStats:
     model_templates: int = 0  # templates the templater wrote that passed the check
     rejected: int = 0  # answers that failed the check (or were empty)
     split_groups: int = 0
+    reconciled: int = 0  # model templates taken after the token-by-token merge with Drain's
     fallback_lines: int = 0  # lines that took Drain's template
     seconds: float = 0.0
 
@@ -128,6 +137,26 @@ def diverse_sample(lines: Sequence[str], k: int, scan: int = 500) -> list[str]:
         picked.append(line)
         seen |= set(line.split())
     return picked
+
+
+def reconcile(template: str, drain_template: str) -> str | None:
+    """Token-by-token merge of a model template with Drain's; None when the token counts differ or the model's
+    answer keeps fewer than half of Drain's constant tokens in place (it is not an answer about these lines)."""
+    a, b = template.split(), drain_template.split()
+    if len(a) != len(b):
+        return None
+    constant = [(x, y) for x, y in zip(a, b) if "<*>" not in y]
+    if 2 * sum(x == y for x, y in constant) < len(constant):
+        return None
+    out = []
+    for x, y in zip(a, b):
+        if y == "<*>":  # Drain saw this token vary (or masked it whole)
+            out.append(y)
+        elif "<*>" in x:  # the model marks (part of) it variable
+            out.append(x)
+        else:  # both constant: Drain's, which saw every line
+            out.append(y)
+    return " ".join(out)
 
 
 def _drain_groups(lines: Sequence[str], s: BatchParseSettings) -> tuple[list[int], dict[int, str]]:
@@ -220,8 +249,10 @@ class BatchParser:
             take(drain_template, "drain", idx)
             return
         rest = []
-        for i in idx:  # lines that fit a template the model wrote for an earlier group of this run
-            t = learned.find(lines[i]) if len(learned) else None
+        # lines that fit (token-aligned: Drain never groups lines of different lengths) a template the model
+        # wrote for an earlier group of this run take it: that is how the model merges groups Drain kept apart
+        for i in idx:
+            t = learned.find(lines[i], loose=False) if len(learned) else None
             if t is None:
                 rest.append(i)
             else:
@@ -238,6 +269,13 @@ class BatchParser:
                 break
             c = compile_template(template)
             fit = [i for i in rest if c.match(lines[i])]
+            if len(fit) < len(rest) and self.settings.reconcile:
+                merged = reconcile(template, drain_template)
+                if merged and merged != template and literal_chars(merged) >= max(floor, 1):
+                    cm = compile_template(merged)
+                    if all(cm.match(lines[i]) for i in rest):
+                        template, fit = merged, list(rest)
+                        st.reconciled += 1
             if len(fit) == len(rest):
                 take(template, "model", rest)
                 learned.add(template)

@@ -135,9 +135,9 @@ class TemplateIndex:
                     break
         return best
 
-    def find(self, line: str) -> str | None:
-        """The known template that ``line`` fits best, or None."""
-        hit = self._memo.get(line)
+    def find(self, line: str, loose: bool = True) -> str | None:
+        """The known template that ``line`` fits best, or None (``loose=False``: token-aligned fits only)."""
+        hit = self._memo.get(line) if loose else None
         if hit is not None:
             return hit
         toks = line.split()
@@ -146,11 +146,11 @@ class TemplateIndex:
         body = line.strip()
         best = self._best((self._strict.get((first, n)), self._strict.get((None, n))),
                           lambda c: c.strict.fullmatch(body) is not None)
-        if best is None and self._loose:
+        if best is None and loose and self._loose:
             best = self._best((self._loose.get(first), self._loose.get(None)),
                               lambda c: c.tokens != n and c.match(line, n))
         if best is None:
             return None
-        if len(self._memo) < self.memo_size:
+        if loose and len(self._memo) < self.memo_size:
             self._memo[line] = best.template
         return best.template

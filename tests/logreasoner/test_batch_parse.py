@@ -52,10 +52,13 @@ def test_without_a_model_the_templates_are_drains():
 
 def test_a_template_that_does_not_fit_every_line_falls_back_to_drain():
     bad = dict(GOOD, Accepted="Accepted password for user0 from <*> port <*> ssh2")  # user kept constant
-    r = BatchParser(CountingTemplater(bad)).parse(LINES, system="ssh")
+    r = BatchParser(CountingTemplater(bad), settings=BatchParseSettings(reconcile=False)).parse(LINES, system="ssh")
     assert r.stats.rejected == 1 and r.stats.fallback_lines == 12
     assert r.templates[0] == "Accepted password for <*> from <*> port <*> ssh2" and r.origins[0] == "drain"
     assert r.origins[12] == "model"
+    # reconciled with Drain's template token by token, the same answer passes (user0 -> Drain's <*>)
+    r = BatchParser(CountingTemplater(bad)).parse(LINES, system="ssh")
+    assert r.stats.reconciled == 1 and r.origins[0] == "model" and r.templates[0] == GOOD["Accepted"]
 
 
 def test_split_mode_keeps_the_lines_that_fit_and_asks_again_for_the_rest():
@@ -67,7 +70,8 @@ def test_split_mode_keeps_the_lines_that_fit_and_asks_again_for_the_rest():
         calls.append(lines)
         return next(answers) if lines[0].startswith("Accepted") else None
 
-    r = BatchParser(templater, settings=BatchParseSettings(on_mismatch="split")).parse(LINES[:12], system="ssh")
+    settings = BatchParseSettings(on_mismatch="split", reconcile=False)
+    r = BatchParser(templater, settings=settings).parse(LINES[:12], system="ssh")
     assert len(calls) == 2 and r.stats.split_groups == 1
     assert r.templates[0] == "Accepted password for user0 from <*> port <*> ssh2"
     assert r.templates[1] == "Accepted password for <*> from <*> port <*> ssh2"
@@ -121,3 +125,24 @@ def test_loghub_settings_are_picked_by_system_name():
     s = BatchParseSettings.for_system("hdfs", sample_lines=5)
     assert s.drain_regex[0].startswith("blk_") and s.sample_lines == 5
     assert BatchParseSettings.for_system("my-app") == BatchParseSettings()
+
+
+def test_an_echoed_line_is_reconciled_with_drains_template():
+    echo = BatchParser(lambda lines: lines[0]).parse(LINES[12:20], system="ssh")  # a weak model echoes
+    assert echo.origins == ["model"] * 8 and echo.stats.reconciled == 1
+    assert echo.templates[0] == "Disconnected from <*> port <*>"
+    # the model marks a variable Drain kept constant (one host in every line): the merge keeps it
+    same_host = [f"Disconnected from host-a port {i}" for i in range(5)]
+    r = BatchParser(lambda lines: "Disconnected from <*> port 0").parse(same_host, system="ssh")
+    assert r.templates == ["Disconnected from <*> port <*>"] * 5 and r.stats.reconciled == 1
+    off = BatchParser(lambda lines: lines[0], settings=BatchParseSettings(reconcile=False)).parse(LINES[12:20])
+    assert set(off.origins) == {"drain"}
+
+
+def test_reconcile_needs_an_answer_about_these_lines():
+    from logreasoner.logs.batch_parse import reconcile
+
+    assert reconcile("Disconnected from 1.2.3.4 port <*>", "Disconnected from <*> port <*>") == \
+        "Disconnected from <*> port <*>"
+    assert reconcile("keep the <*> constant", "Disconnected from <*> port") is None  # nothing in place
+    assert reconcile("a b", "a b c") is None
