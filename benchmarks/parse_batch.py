@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--systems", default=",".join(LOGHUB_SYSTEMS), help="comma-separated Loghub systems")
     ap.add_argument("--on-mismatch", choices=("fallback", "split"), default="fallback")
     ap.add_argument("--sample-lines", type=int, default=3)
+    ap.add_argument("--min-group-lines", type=int, default=1, help="smaller groups take Drain's template, no call")
     ap.add_argument("--no-reconcile", action="store_true", help="take a failing model template as failed")
     args = ap.parse_args()
 
@@ -55,7 +56,8 @@ def main() -> None:
     root = bundled_data_dir() / "loghub-2k"
     tmp = Path(tempfile.mkdtemp(prefix="parse_batch_"))
     print(f"model: {args.model or 'none (Drain3 templates)'}; program: {args.program}; on_mismatch: "
-          f"{args.on_mismatch}; sample_lines: {args.sample_lines}; reconcile: {not args.no_reconcile}\n")
+          f"{args.on_mismatch}; sample_lines: {args.sample_lines}; reconcile: {not args.no_reconcile}; "
+          f"min_group_lines: {args.min_group_lines}\n")
     print("| system | Drain3 GA | PA | ED | lines/s | batch cold GA | PA | ED | lines/s | calls | taken (reconciled) | "
           "fallback lines | batch warm GA | PA | ED | lines/s | calls |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -67,7 +69,8 @@ def main() -> None:
         base = drain_parse(lines, system)
         d_lps = len(lines) / (time.perf_counter() - t0)
         settings = BatchParseSettings.for_system(system, on_mismatch=args.on_mismatch, sample_lines=args.sample_lines,
-                                                  reconcile=not args.no_reconcile)
+                                                  reconcile=not args.no_reconcile,
+                                                  min_group_lines=args.min_group_lines)
         parser = BatchParser(templater, settings=settings, store=TemplateStore(tmp / f"{system}.sqlite"))
         calls0 = getattr(templater, "calls", 0)
         cold = parser.parse(lines, system)

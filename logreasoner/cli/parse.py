@@ -27,6 +27,8 @@ def parse_cmd(
     on_mismatch: str = typer.Option("fallback", "--on-mismatch", help="a model template that does not fit every "
                                     "line of its group: fallback (Drain's template) | split"),
     sample_lines: int = typer.Option(3, "--sample-lines", min=1, max=20, help="lines of a group shown per ask"),
+    min_group_lines: int = typer.Option(1, "--min-group-lines", min=1, help="smaller groups take Drain's "
+                                        "template without a model call"),
     lines_out: bool = typer.Option(False, "--lines", help="print one template per input line instead of the "
                                    "template counts"),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="base URL of an OpenAI-compatible server"),
@@ -44,7 +46,8 @@ def parse_cmd(
                          "templates")
     if on_mismatch not in ("fallback", "split"):
         raise InputError(f"--on-mismatch {on_mismatch!r} is not known", "choose fallback or split")
-    settings = BatchParseSettings.for_system(system, on_mismatch=on_mismatch, sample_lines=sample_lines)
+    settings = BatchParseSettings.for_system(system, on_mismatch=on_mismatch, sample_lines=sample_lines,
+                                            min_group_lines=min_group_lines)
     result = parse_log(paths if len(paths) > 1 else paths[0], model=model, system=system, program=program,
                        cache=None if no_cache else (cache or True), settings=settings,
                        lm_kwargs={"api_base": api_base} if api_base else None)

@@ -1,7 +1,8 @@
 """Batch log parsing the way LILAC and LogBatcher do it: group first, ask once per group, check, cache.
 
 1. Lines that fit a template cached by an earlier run (same system) take it: no grouping, no model call.
-2. The other lines are grouped by Drain3 (per-system masks, threshold and depth from the settings).
+2. The other lines are grouped by Drain3 (per-system masks, threshold and depth from the settings); a group is
+   the lines of one Drain template.
 3. Largest group first, the group's lines that fit a template the model wrote earlier in this run take it
    (token-aligned fits only: this is how two Drain groups end up under one model template).
    For the rest, the *templater* (the parse program on a model, or any callable) gets a few diverse lines of the
@@ -54,6 +55,8 @@ class BatchParseSettings(BaseModel):
     sample_lines: int = Field(3, ge=1, le=20, description="diverse lines of a group shown per ask")
     on_mismatch: Literal["split", "fallback"] = Field(
         "fallback", description="a template that fits only some lines: split the group, or take Drain's template")
+    min_group_lines: int = Field(1, ge=1, description="smaller groups take Drain's template without a model call "
+                                                       "(bounds the calls on logs with many rare templates)")
     max_rounds: int = Field(2, ge=1, le=10, description="asks per group at most (split mode)")
     reconcile: bool = Field(True, description="a model template that fails the check is merged token by token "
                                               "with Drain's (a token either marks variable is variable; two "
@@ -223,13 +226,15 @@ class BatchParser:
         new: dict[str, list[Any]] = {}  # template -> [source, lines]
         if todo:
             ids, drain_templates = _drain_groups([lines[i] for i in todo], self.settings)
-            members: dict[int, list[int]] = {}
+            # a group = the lines of one Drain template string (Drain3 may hold several clusters with one template,
+            # and the Loghub scores group by the string)
+            members: dict[str, list[int]] = {}
             for i, cid in zip(todo, ids):
-                members.setdefault(cid, []).append(i)
+                members.setdefault(drain_templates[cid], []).append(i)
             st.groups = len(members)
             learned = TemplateIndex()
-            for cid, idx in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[1][0])):
-                self._parse_group(lines, idx, drain_templates[cid], learned, out, origins, new, st)
+            for drain_template, idx in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[1][0])):
+                self._parse_group(lines, idx, drain_template, learned, out, origins, new, st)
 
         if self.store is not None and new:
             self.store.add(system, [(t, src, self.model_name if src == "model" else "", n)
@@ -245,7 +250,7 @@ class BatchParser:
             entry = new.setdefault(template, [source, 0])
             entry[1] += len(where)
 
-        if self.templater is None:
+        if self.templater is None or len(idx) < self.settings.min_group_lines:
             take(drain_template, "drain", idx)
             return
         rest = []

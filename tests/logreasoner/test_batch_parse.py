@@ -146,3 +146,9 @@ def test_reconcile_needs_an_answer_about_these_lines():
         "Disconnected from <*> port <*>"
     assert reconcile("keep the <*> constant", "Disconnected from <*> port") is None  # nothing in place
     assert reconcile("a b", "a b c") is None
+
+
+def test_small_groups_can_skip_the_model():
+    fake = CountingTemplater()
+    r = BatchParser(fake, settings=BatchParseSettings(min_group_lines=7)).parse(LINES, system="ssh")
+    assert fake.calls == 2 and r.origins[-1] == "drain" and r.origins[0] == "model"  # the 6-line group skipped
