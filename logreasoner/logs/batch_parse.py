@@ -254,15 +254,16 @@ class BatchParser:
             take(drain_template, "drain", idx)
             return
         rest = []
+        floor = self.settings.min_literal_ratio * literal_chars(drain_template)
         # lines that fit (token-aligned: Drain never groups lines of different lengths) a template the model
-        # wrote for an earlier group of this run take it: that is how the model merges groups Drain kept apart
+        # wrote for an earlier group of this run take it — that is how the model merges groups Drain kept apart —
+        # if it keeps as much of this group's constant text as an answer for this group would have to
         for i in idx:
             t = learned.find(lines[i], loose=False) if len(learned) else None
-            if t is None:
+            if t is None or literal_chars(t) < floor:
                 rest.append(i)
             else:
                 take(t, "model", [i])
-        floor = self.settings.min_literal_ratio * literal_chars(drain_template)
         rounds = 0
         while rest and rounds < self.settings.max_rounds:
             rounds += 1

@@ -152,3 +152,18 @@ def test_small_groups_can_skip_the_model():
     fake = CountingTemplater()
     r = BatchParser(fake, settings=BatchParseSettings(min_group_lines=7)).parse(LINES, system="ssh")
     assert fake.calls == 2 and r.origins[-1] == "drain" and r.origins[0] == "model"  # the 6-line group skipped
+
+
+def test_a_model_template_merges_groups_drain_kept_apart_only_when_specific_enough():
+    lines = [f"overlap:false item {i}" for i in range(4)] + [f"overlap:true item {i}" for i in range(3)]
+    calls = []
+
+    def templater(sample):
+        calls.append(sample)
+        return "overlap:<*> item <*>"
+
+    r = BatchParser(templater).parse(lines, system="android")
+    assert len(calls) == 1 and r.templates == ["overlap:<*> item <*>"] * 7  # the second group joins, no call
+    r = BatchParser(lambda sample: "<*> item <*>").parse(lines, system="android")
+    assert r.stats.model_templates == 0 and r.stats.rejected == 2  # too little of Drain's constant text
+    assert r.templates[0] == "overlap:false item <*>"
