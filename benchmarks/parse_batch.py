@@ -4,6 +4,7 @@ Usage:
     python benchmarks/parse_batch.py                       # no model: the parser falls back to Drain3 templates
     python benchmarks/parse_batch.py --model local         # the embedded student (the table of PARSING.md)
     python benchmarks/parse_batch.py --model local-base --systems HDFS,Apache
+    python benchmarks/parse_batch.py --oracle [--on-mismatch split]   # gold answers: the mechanism's ceiling
 
 For each system the 2,000 message contents are parsed (1) by Drain3 with LogPAI's settings (the baseline of
 benchmarks/DRAIN.md), (2) by :class:`logreasoner.logs.batch_parse.BatchParser` on an empty template cache
@@ -33,6 +34,17 @@ def _scores(gold: list[str], pred: list[str]) -> tuple[float, float, float]:
     return M.grouping_accuracy(gold, pred), M.parsing_accuracy(gold, pred), M.mean_edit_distance(gold, pred)
 
 
+class _Oracle:
+    """Answers the gold template of the first line shown; counts calls."""
+
+    def __init__(self, truth: dict[str, str]) -> None:
+        self.truth, self.calls = truth, 0
+
+    def __call__(self, sample: list[str]) -> str:
+        self.calls += 1
+        return self.truth[sample[0]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model spec (local, local-base, ...); none: Drain3 templates only")
@@ -41,6 +53,8 @@ def main() -> None:
     ap.add_argument("--on-mismatch", choices=("fallback", "split"), default="fallback")
     ap.add_argument("--sample-lines", type=int, default=3)
     ap.add_argument("--min-group-lines", type=int, default=1, help="smaller groups take Drain's template, no call")
+    ap.add_argument("--oracle", action="store_true", help="no model: the templater answers the gold template of the "
+                    "first line it is shown (the mechanism's ceiling, not a parser)")
     ap.add_argument("--no-reconcile", action="store_true", help="take a failing model template as failed")
     args = ap.parse_args()
 
@@ -55,7 +69,7 @@ def main() -> None:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     root = bundled_data_dir() / "loghub-2k"
     tmp = Path(tempfile.mkdtemp(prefix="parse_batch_"))
-    print(f"model: {args.model or 'none (Drain3 templates)'}; program: {args.program}; on_mismatch: "
+    print(f"model: {'oracle (gold templates)' if args.oracle else args.model or 'none (Drain3 templates)'}; program: {args.program}; on_mismatch: "
           f"{args.on_mismatch}; sample_lines: {args.sample_lines}; reconcile: {not args.no_reconcile}; "
           f"min_group_lines: {args.min_group_lines}\n")
     print("| system | Drain3 GA | PA | ED | lines/s | batch cold GA | PA | ED | lines/s | calls | taken (reconciled) | "
@@ -71,6 +85,9 @@ def main() -> None:
         settings = BatchParseSettings.for_system(system, on_mismatch=args.on_mismatch, sample_lines=args.sample_lines,
                                                   reconcile=not args.no_reconcile,
                                                   min_group_lines=args.min_group_lines)
+        if args.oracle:
+            truth = dict(zip(lines, gold))
+            templater = _Oracle(truth)
         parser = BatchParser(templater, settings=settings, store=TemplateStore(tmp / f"{system}.sqlite"))
         calls0 = getattr(templater, "calls", 0)
         cold = parser.parse(lines, system)

@@ -8,7 +8,7 @@
    For the rest, the *templater* (the parse program on a model, or any callable) gets a few diverse lines of the
    group and answers one template.
 4. The template is checked against every line of the group: each must fit it as a pattern with ``<*>``
-   wildcards (:mod:`logreasoner.logs.template_match`), and it must keep at least ``min_literal_ratio`` of the
+   wildcards (:mod:`logreasoner.logs.template_match`), and it must keep at least ``min_kept_tokens`` of the
    constant text of Drain's template (a template of wildcards fits everything and says nothing). A template
    that fits every line is taken. A template that does not, but has as many tokens as Drain's, is *reconciled*
    with Drain's token by token (a token either marks variable becomes the variable one; two different constants
@@ -35,7 +35,7 @@ from logreasoner.logs.template_match import TemplateIndex, compile_template, lit
 from logreasoner.logs.template_store import TemplateStore
 
 __all__ = ["BatchParseSettings", "Templater", "BatchParser", "ParseResult", "ParseStats", "diverse_sample",
-           "clean_template", "reconcile"]
+           "clean_template", "reconcile", "keeps_enough"]
 
 Templater = Callable[[Sequence[str]], "str | None"]
 """``templater(lines) -> template | None``: one template for lines of one group (None: no answer)."""
@@ -61,9 +61,11 @@ class BatchParseSettings(BaseModel):
     reconcile: bool = Field(True, description="a model template that fails the check is merged token by token "
                                               "with Drain's (a token either marks variable is variable; two "
                                               "different constants keep Drain's) and checked again")
-    min_literal_ratio: float = Field(0.5, ge=0.0, le=1.0,
-                                     description="a model template keeps at least this share of the constant "
-                                                 "characters of Drain's template")
+    min_kept_tokens: float = Field(0.6, ge=0.0, le=1.0,
+                                   description="a model template keeps at least this share of the constant tokens "
+                                               "of Drain's template (verbatim, or as a token pattern such as "
+                                               "id=<*> that fits them); one with no constant text is always "
+                                               "rejected")
 
     @field_validator("drain_regex")
     @classmethod
@@ -140,6 +142,21 @@ def diverse_sample(lines: Sequence[str], k: int, scan: int = 500) -> list[str]:
         picked.append(line)
         seen |= set(line.split())
     return picked
+
+
+def keeps_enough(template: str, drain_template: str, share: float) -> bool:
+    """True when ``template`` has constant text and keeps ``share`` of the constant tokens of Drain's template
+    (a token is kept when the template has it verbatim or has a token pattern, e.g. ``id=<*>``, that fits it)."""
+    if not literal_chars(template):
+        return False
+    constant = [y for y in drain_template.split() if "<*>" not in y]
+    if not constant:
+        return True
+    have = template.split()
+    exact = set(have)
+    patterns = [compile_template(x) for x in have if "<*>" in x and x != "<*>"]
+    kept = sum(1 for y in constant if y in exact or any(p.match(y, 1) for p in patterns))
+    return kept >= share * len(constant)
 
 
 def reconcile(template: str, drain_template: str) -> str | None:
@@ -254,13 +271,13 @@ class BatchParser:
             take(drain_template, "drain", idx)
             return
         rest = []
-        floor = self.settings.min_literal_ratio * literal_chars(drain_template)
+        share = self.settings.min_kept_tokens
         # lines that fit (token-aligned: Drain never groups lines of different lengths) a template the model
         # wrote for an earlier group of this run take it — that is how the model merges groups Drain kept apart —
         # if it keeps as much of this group's constant text as an answer for this group would have to
         for i in idx:
             t = learned.find(lines[i], loose=False) if len(learned) else None
-            if t is None or literal_chars(t) < floor:
+            if t is None or not keeps_enough(t, drain_template, share):
                 rest.append(i)
             else:
                 take(t, "model", [i])
@@ -270,14 +287,14 @@ class BatchParser:
             sample = diverse_sample([lines[i] for i in rest], self.settings.sample_lines)
             st.model_calls += 1
             template = clean_template(self.templater(sample))
-            if not template or not literal_chars(template) or literal_chars(template) < floor:
+            if not template or not keeps_enough(template, drain_template, share):
                 st.rejected += 1
                 break
             c = compile_template(template)
             fit = [i for i in rest if c.match(lines[i])]
             if len(fit) < len(rest) and self.settings.reconcile:
                 merged = reconcile(template, drain_template)
-                if merged and merged != template and literal_chars(merged) >= max(floor, 1):
+                if merged and merged != template and keeps_enough(merged, drain_template, share):
                     cm = compile_template(merged)
                     if all(cm.match(lines[i]) for i in rest):
                         template, fit = merged, list(rest)

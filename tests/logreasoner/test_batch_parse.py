@@ -167,3 +167,13 @@ def test_a_model_template_merges_groups_drain_kept_apart_only_when_specific_enou
     r = BatchParser(lambda sample: "<*> item <*>").parse(lines, system="android")
     assert r.stats.model_templates == 0 and r.stats.rejected == 2  # too little of Drain's constant text
     assert r.templates[0] == "overlap:false item <*>"
+
+
+def test_keeps_enough_counts_constant_tokens_not_characters():
+    from logreasoner.logs.batch_parse import keeps_enough
+
+    # a one-line group: Drain's template is the line itself; the right template drops most of its characters
+    assert keeps_enough("workerEnv.init() ok <*>", "workerEnv.init() ok /etc/httpd/conf/workers2.properties", 0.6)
+    assert keeps_enough("setSteps=<*>##<*>", "setSteps=1514038440000##7007", 0.6)  # a token pattern fits it
+    assert not keeps_enough("<*> item <*>", "overlap:false item <*>", 0.6)
+    assert not keeps_enough("<*> <*>", "a b", 0.0)
