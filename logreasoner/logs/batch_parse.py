@@ -9,14 +9,14 @@
    group and answers one template.
 4. The template is checked against every line of the group: each must fit it as a pattern with ``<*>``
    wildcards (:mod:`logreasoner.logs.template_match`), and it must keep at least ``min_kept_tokens`` of the
-   constant text of Drain's template (a template of wildcards fits everything and says nothing). A template
-   that fits every line is taken. A template that does not, but has as many tokens as Drain's, is *reconciled*
-   with Drain's token by token (a token either marks variable becomes the variable one; two different constants
-   keep Drain's: Drain saw every line; at least half of Drain's constant tokens must be in the answer, in place)
-   and checked again — so a weak model that echoes a line still adds the
-   variables it did mark. Otherwise, with ``on_mismatch="split"``, the lines it fits take it and the
-   others are asked about again (up to ``max_rounds`` asks per group); what is left, or every line with
-   ``on_mismatch="fallback"``, takes Drain's template.
+   constant tokens of Drain's template (a template of wildcards fits everything and says nothing). A template
+   that fits every line is taken. One that does not, but has as many tokens as Drain's, is *reconciled* with
+   Drain's token by token (a token either marks variable becomes the variable one; two different constants keep
+   Drain's, which saw every line; at least half of Drain's constant tokens must be in the answer, in place) and
+   checked again — so a weak model that echoes a line still adds the variables it did mark. With
+   ``on_mismatch="split"`` an answer with a variable that fits some of the lines is not reconciled: those lines
+   take it and the others are asked about again (up to ``max_rounds`` asks per group). What is left takes
+   Drain's template.
 5. The templates taken are added to the cache (:class:`~logreasoner.logs.template_store.TemplateStore`).
 
 Without a templater the parser is Drain3 plus the cache: every group takes Drain's template.
@@ -145,12 +145,14 @@ def diverse_sample(lines: Sequence[str], k: int, scan: int = 500) -> list[str]:
 
 
 def keeps_enough(template: str, drain_template: str, share: float) -> bool:
-    """True when ``template`` has constant text and keeps ``share`` of the constant tokens of Drain's template
-    (a token is kept when the template has it verbatim or has a token pattern, e.g. ``id=<*>``, that fits it)."""
-    if not literal_chars(template):
+    """True when ``template`` has constant text and either has at least as much of it as Drain's template or keeps
+    ``share`` of the constant tokens of Drain's template (a token is kept when the template has it verbatim or has
+    a token pattern, e.g. ``id=<*>``, that fits it)."""
+    chars = literal_chars(template)
+    if not chars:
         return False
     constant = [y for y in drain_template.split() if "<*>" not in y]
-    if not constant:
+    if not constant or chars >= literal_chars(drain_template):  # at least as specific as Drain's
         return True
     have = template.split()
     exact = set(have)
@@ -292,7 +294,10 @@ class BatchParser:
                 break
             c = compile_template(template)
             fit = [i for i in rest if c.match(lines[i])]
-            if len(fit) < len(rest) and self.settings.reconcile:
+            # split mode: a template with a variable that fits some lines splits the group (Drain may have merged
+            # two templates); one without (an echoed line) or one that fits none is reconciled with Drain's first
+            splits = self.settings.on_mismatch == "split" and bool(fit) and "<*>" in template
+            if len(fit) < len(rest) and self.settings.reconcile and not splits:
                 merged = reconcile(template, drain_template)
                 if merged and merged != template and keeps_enough(merged, drain_template, share):
                     cm = compile_template(merged)
@@ -306,7 +311,7 @@ class BatchParser:
                 rest = []
                 break
             st.rejected += 1
-            if self.settings.on_mismatch != "split" or not fit:
+            if not splits:
                 break
             st.split_groups += 1 if rounds == 1 else 0
             take(template, "model", fit)

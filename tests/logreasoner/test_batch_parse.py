@@ -177,3 +177,4 @@ def test_keeps_enough_counts_constant_tokens_not_characters():
     assert keeps_enough("setSteps=<*>##<*>", "setSteps=1514038440000##7007", 0.6)  # a token pattern fits it
     assert not keeps_enough("<*> item <*>", "overlap:false item <*>", 0.6)
     assert not keeps_enough("<*> <*>", "a b", 0.0)
+    assert keeps_enough("getStepCounterStatus= <*>", "<*> <*> 0 <*>", 0.6)  # more specific than Drain's
