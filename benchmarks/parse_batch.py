@@ -69,8 +69,9 @@ def main() -> None:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     root = bundled_data_dir() / "loghub-2k"
     tmp = Path(tempfile.mkdtemp(prefix="parse_batch_"))
-    print(f"model: {'oracle (gold templates)' if args.oracle else args.model or 'none (Drain3 templates)'}; program: {args.program}; on_mismatch: "
-          f"{args.on_mismatch}; sample_lines: {args.sample_lines}; reconcile: {not args.no_reconcile}; "
+    who = "oracle (gold templates)" if args.oracle else args.model or "none (Drain3 templates)"
+    print(f"model: {who}; program: {args.program}; on_mismatch: {args.on_mismatch}; "
+          f"sample_lines: {args.sample_lines}; reconcile: {not args.no_reconcile}; "
           f"min_group_lines: {args.min_group_lines}\n")
     print("| system | Drain3 GA | PA | ED | lines/s | batch cold GA | PA | ED | lines/s | calls | taken (reconciled) | "
           "fallback lines | batch warm GA | PA | ED | lines/s | calls |")
@@ -100,7 +101,8 @@ def main() -> None:
             tot[k] = [a + b for a, b in zip(tot[k], v)]
         f = lambda v: " | ".join(f"{x:.3f}" for x in v)  # noqa: E731
         print(f"| {system} | {f(vals['d'])} | {d_lps:,.0f} | {f(vals['c'])} | {cold.stats.lines_per_second:,.0f} | "
-              f"{calls1 - calls0} | {cold.stats.model_templates} ({cold.stats.reconciled}) | {cold.stats.fallback_lines} | {f(vals['w'])} | "
+              f"{calls1 - calls0} | {cold.stats.model_templates} ({cold.stats.reconciled}) | "
+              f"{cold.stats.fallback_lines} | {f(vals['w'])} | "
               f"{warm.stats.lines_per_second:,.0f} | {calls2 - calls1} |", flush=True)
     n = len(systems)
     f = lambda k: " | ".join(f"{x / n:.3f}" for x in tot[k])  # noqa: E731

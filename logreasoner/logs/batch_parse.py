@@ -1,6 +1,7 @@
 """Batch log parsing the way LILAC and LogBatcher do it: group first, ask once per group, check, cache.
 
-1. Lines that fit a template cached by an earlier run (same system) take it: no grouping, no model call.
+1. Lines that fit a template cached by an earlier run (same system) take it: no grouping, no model call. (A run
+   with a model leaves out the Drain templates cached by runs without one: it asks about those lines.)
 2. The other lines are grouped by Drain3 (per-system masks, threshold and depth from the settings); a group is
    the lines of one Drain template.
 3. Largest group first, the group's lines that fit a template the model wrote earlier in this run take it
@@ -232,7 +233,8 @@ class BatchParser:
         out: list[str | None] = [None] * len(lines)
         origins = [""] * len(lines)
 
-        cached = TemplateIndex(self.store.templates(system) if self.store is not None else ())
+        cached = TemplateIndex(self.store.templates(system, modelless=self.templater is None)
+                               if self.store is not None else ())
         todo = []
         for i, line in enumerate(lines):
             t = cached.find(line) if len(cached) else None
@@ -256,8 +258,9 @@ class BatchParser:
                 self._parse_group(lines, idx, drain_template, learned, out, origins, new, st)
 
         if self.store is not None and new:
-            self.store.add(system, [(t, src, self.model_name if src == "model" else "", n)
-                                    for t, (src, n) in new.items()])
+            # a Drain template stored by a run with a model (the model's answers failed) keeps the model's name
+            name = self.model_name or ("templater" if self.templater is not None else "")
+            self.store.add(system, [(t, src, name, n) for t, (src, n) in new.items()])
         st.seconds = time.perf_counter() - t0
         return ParseResult(templates=[t or "" for t in out], origins=origins, stats=st)
 

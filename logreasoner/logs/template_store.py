@@ -60,15 +60,18 @@ class TemplateStore:
             self._db = db
         return self._db
 
-    def templates(self, system: str) -> list[str]:
-        """The system's templates, most used first."""
+    def templates(self, system: str, modelless: bool = True) -> list[str]:
+        """The system's templates, most used first. ``modelless=False`` leaves out the Drain templates stored by
+        runs without a model (a run with a model asks it about those lines rather than take them)."""
+        where = "" if modelless else " AND NOT (source = 'drain' AND model = '')"
         with self._lock:
-            rows = self._conn().execute("SELECT template FROM templates WHERE system = ? ORDER BY lines DESC, "
-                                        "template", (system,)).fetchall()
+            rows = self._conn().execute(f"SELECT template FROM templates WHERE system = ?{where} "
+                                        "ORDER BY lines DESC, template", (system,)).fetchall()
         return [r[0] for r in rows]
 
     def add(self, system: str, rows: Iterable[tuple[str, str, str, int]]) -> int:
-        """Store ``(template, source, model, lines)`` rows; a known template adds to its line count."""
+        """Store ``(template, source, model, lines)`` rows; a known template adds to its line count, and a row from
+        a run with a model (``model`` not empty) takes over its source and model."""
         now = time.time()
         data = [(system, t, src, model or "", int(n), now) for t, src, model, n in rows]
         if not data:
@@ -78,7 +81,9 @@ class TemplateStore:
             db.execute("BEGIN")
             db.executemany("INSERT INTO templates (system, template, source, model, lines, created) "
                            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (system, template) DO UPDATE SET "
-                           "lines = lines + excluded.lines", data)
+                           "lines = lines + excluded.lines, "
+                           "source = CASE WHEN excluded.model != '' THEN excluded.source ELSE source END, "
+                           "model = CASE WHEN excluded.model != '' THEN excluded.model ELSE model END", data)
             db.execute("COMMIT")
         return len(data)
 

@@ -178,3 +178,14 @@ def test_keeps_enough_counts_constant_tokens_not_characters():
     assert not keeps_enough("<*> item <*>", "overlap:false item <*>", 0.6)
     assert not keeps_enough("<*> <*>", "a b", 0.0)
     assert keeps_enough("getStepCounterStatus= <*>", "<*> <*> 0 <*>", 0.6)  # more specific than Drain's
+
+
+def test_a_run_with_a_model_does_not_take_templates_cached_without_one(tmp_path):
+    store = TemplateStore(tmp_path / "t.sqlite")
+    BatchParser(None, store=store).parse(LINES, system="ssh")  # Drain templates, no model
+    fake = CountingTemplater()
+    r = BatchParser(fake, store=store).parse(LINES, system="ssh")
+    assert fake.calls == 3 and r.stats.cache_hits == 0
+    again = CountingTemplater()
+    r = BatchParser(again, store=store).parse(LINES, system="ssh")
+    assert again.calls == 0 and r.stats.cache_hits == len(LINES)
