@@ -82,7 +82,8 @@ class BatchParseSettings(BaseModel):
 
     @classmethod
     def for_system(cls, system: str | None, **overrides: Any) -> "BatchParseSettings":
-        """LogPAI's Drain settings for a Loghub system name (the bundled table), else the defaults."""
+        """LogPAI's Drain settings for a Loghub system name, else the defaults (the table is data, kept with the
+        Drain baseline in ``logreasoner.evals.drain_settings`` and read lazily)."""
         from logreasoner.evals.drain_settings import LOGPAI_DRAIN_SETTINGS
 
         for name, s in LOGPAI_DRAIN_SETTINGS.items():
@@ -272,7 +273,7 @@ class BatchParser:
             entry = new.setdefault(template, [source, 0])
             entry[1] += len(where)
 
-        if self.templater is None or len(idx) < self.settings.min_group_lines:
+        if self.templater is None or len(idx) < self.settings.min_group_lines or not drain_template.strip():
             take(drain_template, "drain", idx)
             return
         rest = []

@@ -189,3 +189,9 @@ def test_a_run_with_a_model_does_not_take_templates_cached_without_one(tmp_path)
     again = CountingTemplater()
     r = BatchParser(again, store=store).parse(LINES, system="ssh")
     assert again.calls == 0 and r.stats.cache_hits == len(LINES)
+
+
+def test_blank_lines_cost_no_call():
+    fake = CountingTemplater({"x": "x <*>"})
+    r = BatchParser(fake).parse(["", "x 1", "x 2", "   "])
+    assert fake.calls == 1 and r.templates == ["", "x <*>", "x <*>", ""]
