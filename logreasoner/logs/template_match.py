@@ -67,7 +67,7 @@ def compile_template(template: str) -> CompiledTemplate:
     loose = None
     if WILDCARD in template:
         parts = template.strip().split(WILDCARD)
-        body = "(.*?)".join(r"\s+".join(re.escape(w) for w in p.split(" ")) if p.strip() else
+        body = "(.*?)".join(r"\s+".join(re.escape(w) for w in _WS.split(p)) if p.strip() else
                             (r"\s*" if p else "") for p in parts)
         loose = regex.compile(body, regex.DOTALL)
     first = toks[0] if toks and WILDCARD not in toks[0] else None
