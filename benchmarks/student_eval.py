@@ -50,7 +50,8 @@ def _run(out: Path, datasets: list[str], programs: list[str], models: list[str],
     run_eval(cfg if not resume else None, out, resume=resume)
 
 
-def run_parts(run_dir: Path, out: Path, parts: list[str], workers: int) -> None:
+def run_parts(run_dir: Path, out: Path, parts: list[str], workers: int, limit: int | None = None,
+              programs: list[str] | None = None) -> None:
     from logreasoner.finetune import load_config
     from logreasoner.finetune.pipeline import Pipeline
 
@@ -65,8 +66,13 @@ def run_parts(run_dir: Path, out: Path, parts: list[str], workers: int) -> None:
         for name, ds, lim in _groups(FULL_LIMIT):
             _run(out / f"baselines-{name}", ds, BASELINES, [], lim, 1)
     if "final" in parts:
-        for name, ds, lim in _groups(FULL_LIMIT):
-            _run(out / f"final-{name}", ds, ["coarse_to_fine", "direct"], [final], lim, workers)
+        progs = programs or ["coarse_to_fine", "direct"]
+        if limit:  # a smaller budget: a stratified ``limit`` of every dataset (bgl_anomaly at its prevalence)
+            for prog in progs:
+                _run(out / f"final-{prog}-{limit}", DATASETS, [prog], [final], limit, workers)
+        else:
+            for name, ds, lim in _groups(FULL_LIMIT):
+                _run(out / f"final-{name}", ds, progs, [final], lim, workers)
     if "stages" in parts:
         models = [p.stage_model("base"), p.stage_model("thought"), p.stage_model("stepwise")]
         _run(out / "stages", DATASETS, ["coarse_to_fine"], models, SMALL_LIMIT, workers)
@@ -138,8 +144,13 @@ def tables(run_dir: Path, out: Path) -> str:
     for (ds, prog, model), rs in by.items():
         if model == "base" and prog == "coarse_to_fine":
             small_ids[ds] = {r["id"] for r in rs}
+    final_ids: dict[str, set[str]] = {}
+    for (ds, prog, model), rs in by.items():
+        if model == "+DPO (final)" and prog in ("coarse_to_fine", "direct"):
+            final_ids.setdefault(ds, set()).update(r["id"] for r in rs)
     lines = ["## Held-back test splits: the shipped student (`local`) by program, beside the baselines", "",
-             "Score [bootstrap 95% interval] · ff = format failures · dg = degenerate outputs. n = examples.", "",
+             "Score [bootstrap 95% interval] · ff = format failures · dg = degenerate outputs. n = examples the "
+             "student answered; the baselines are scored on the same examples.", "",
              "| dataset | metric | n | coarse-to-fine | direct | majority | keyword | level | Drain3 | echo |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for ds in DATASETS:
@@ -149,8 +160,11 @@ def tables(run_dir: Path, out: Path) -> str:
         cells = [_fmt(_cell(task, c2f), rates=True) if c2f else "—", _fmt(_cell(task, d), rates=True) if d else "—"]
         for b in BASELINES:
             rs = by.get((ds, b, "-"))
+            if rs and ds in final_ids:
+                rs = [r for r in rs if r["id"] in final_ids[ds]]
             cells.append(_fmt(_cell(task, rs)) if rs else "")
-        n = len(c2f or d or next((by[k] for k in by if k[0] == ds), []))
+        n = (f"{len(c2f)} / {len(d)}" if c2f and d and len(c2f) != len(d)
+             else len(c2f or d or next((by[k] for k in by if k[0] == ds), [])))
         lines.append(f"| {ds} | {SHOWN_METRIC.get(task, primary_metric(task))} | {n} | " + " | ".join(cells) + " |")
     lines += ["", "## Stage by stage, coarse-to-fine (stratified 24 per dataset; +DPO on the same examples)", "",
               "| dataset | metric | n | base | +thought SFT | +stepwise SFT | +DPO (final) | CoT (final) |",
@@ -213,12 +227,16 @@ def main() -> int:
     ap.add_argument("--out", default="runs/student-eval")
     ap.add_argument("--parts", default="baselines,final,stages,cot")
     ap.add_argument("--workers", type=int, default=2, help="in-process model copies answering in parallel")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="final part: a stratified LIMIT of every dataset instead of the full sizes (smaller budget)")
+    ap.add_argument("--programs", default=None, help="final part: these programs (default coarse_to_fine,direct)")
     ap.add_argument("--table", action="store_true", help="only print the tables from what has run")
     ap.add_argument("--scores", default=None, help="also write the final student's held-back scores (JSON)")
     args = ap.parse_args()
     run_dir, out = Path(args.run_dir).resolve(), Path(args.out).resolve()
     if not args.table:
-        run_parts(run_dir, out, [p.strip() for p in args.parts.split(",")], args.workers)
+        progs = [p.strip() for p in args.programs.split(",")] if args.programs else None
+        run_parts(run_dir, out, [p.strip() for p in args.parts.split(",")], args.workers, args.limit, progs)
     text = tables(run_dir, out)
     (out / "tables.md").write_text(text)
     if args.scores:

@@ -89,9 +89,17 @@ class Pipeline:
             raise ConfigError("no SFT phases configured", "add [[sft.phases]] tables")
         return self.phase_adapter(self.phases[-1].name)
 
-    def final_adapter(self) -> tuple[Path, str]:
+    def dpo_is_current(self) -> bool:
+        """The DPO adapter exists and was trained after the last SFT phase finished (an SFT phase run again
+        leaves the older DPO adapter stale until mine and dpo run again)."""
         dpo = self.state.stage("dpo")
-        if dpo and dpo.get("status") == "done" and not dpo["outputs"].get("skipped"):
+        if not dpo or dpo.get("status") != "done" or dpo["outputs"].get("skipped"):
+            return False
+        sft = self.state.stage(f"sft:{self.phases[-1].name}") or {}
+        return sft.get("status") == "done" and str(dpo.get("started", "")) >= str(sft.get("finished", ""))
+
+    def final_adapter(self) -> tuple[Path, str]:
+        if self.dpo_is_current():
             return self.run_dir / "dpo" / "adapter", "dpo"
         return self.last_sft_adapter(), f"sft-{self.phases[-1].name}"
 

@@ -165,3 +165,19 @@ def test_eval_scores_each_variant_and_state_resumes(run):
     p2 = Pipeline(p.cfg, train_examples=p._train, test_examples=p._test, progress=False)
     p2.sft()  # nothing changed: both phases are skipped
     assert json.loads((p.run_dir / "state.json").read_text())["stages"]["sft:thought"]["finished"] == before
+
+
+def test_final_adapter_skips_a_dpo_adapter_older_than_the_last_sft(run, tmp_path):
+    p, _ = run
+    cfg = p.cfg.model_copy(update={"run_dir": tmp_path})
+    stages = {"sft:thought": {"status": "done", "finished": "2026-01-01T10:00:00+00:00"},
+              "sft:stepwise": {"status": "done", "finished": "2026-01-01T11:00:00+00:00"},
+              "dpo": {"status": "done", "started": "2026-01-01T11:05:00+00:00", "outputs": {"pairs": 3}}}
+    (tmp_path / "state.json").write_text(json.dumps({"stages": stages}))
+    fresh = Pipeline(cfg, train_examples=p._train, test_examples=p._test, progress=False)
+    assert fresh.dpo_is_current() and fresh.final_adapter()[1] == "dpo"
+    stages["sft:stepwise"]["finished"] = "2026-01-01T12:00:00+00:00"  # SFT ran again after that DPO
+    (tmp_path / "state.json").write_text(json.dumps({"stages": stages}))
+    stale = Pipeline(cfg, train_examples=p._train, test_examples=p._test, progress=False)
+    assert not stale.dpo_is_current()
+    assert stale.final_adapter() == (tmp_path / "sft-stepwise" / "adapter", "sft-stepwise")
