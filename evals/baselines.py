@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 import dspy
 
 from logreasoner.errors import ConfigError
-from logreasoner.evals.drain_settings import DrainSettings, settings_for
+from logreasoner.logs.drain_settings import DrainSettings, settings_for
 from logreasoner.programs.answers import AnomalyAnswer, DiagnosisAnswer, InterpretAnswer, ParseAnswer, RCAAnswer
 
 __all__ = [

@@ -82,9 +82,9 @@ class BatchParseSettings(BaseModel):
 
     @classmethod
     def for_system(cls, system: str | None, **overrides: Any) -> "BatchParseSettings":
-        """LogPAI's Drain settings for a Loghub system name, else the defaults (the table is data, kept with the
-        Drain baseline in ``logreasoner.evals.drain_settings`` and read lazily)."""
-        from logreasoner.evals.drain_settings import LOGPAI_DRAIN_SETTINGS
+        """LogPAI's Drain settings for a Loghub system name (``logreasoner.logs.drain_settings``, shared with
+        the Drain3 baseline of the evals), else the defaults."""
+        from logreasoner.logs.drain_settings import LOGPAI_DRAIN_SETTINGS
 
         for name, s in LOGPAI_DRAIN_SETTINGS.items():
             if system and name.lower() == system.lower():

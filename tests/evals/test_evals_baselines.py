@@ -7,7 +7,7 @@ from logreasoner.errors import ConfigError
 from logreasoner.evals import metrics as M
 from logreasoner.evals import sources
 from logreasoner.evals.baselines import DrainParser, KeywordDetector, LevelDetector, build_baseline, drain_parse
-from logreasoner.evals.drain_settings import DEFAULT, DrainSettings, settings_for
+from logreasoner.logs.drain_settings import DEFAULT, DrainSettings, settings_for
 from logreasoner.evals.paths import bundled_data_dir
 
 
