@@ -51,7 +51,7 @@ def _run(out: Path, datasets: list[str], programs: list[str], models: list[str],
 
 
 def run_parts(run_dir: Path, out: Path, parts: list[str], workers: int, limit: int | None = None,
-              programs: list[str] | None = None) -> None:
+              programs: list[str] | None = None, stages: list[str] | None = None) -> None:
     from logreasoner.finetune import load_config
     from logreasoner.finetune.pipeline import Pipeline
 
@@ -74,8 +74,9 @@ def run_parts(run_dir: Path, out: Path, parts: list[str], workers: int, limit: i
             for name, ds, lim in _groups(FULL_LIMIT):
                 _run(out / f"final-{name}", ds, progs, [final], lim, workers)
     if "stages" in parts:
-        models = [p.stage_model("base"), p.stage_model("thought"), p.stage_model("stepwise")]
-        _run(out / "stages", DATASETS, ["coarse_to_fine"], models, SMALL_LIMIT, workers)
+        for variant in stages or ["base", "thought", "stepwise"]:  # one folder each: a budget may stop between
+            _run(out / f"stages-{variant}", DATASETS, ["coarse_to_fine"], [p.stage_model(variant)],
+                 limit or SMALL_LIMIT, workers)
     if "cot" in parts:
         _run(out / "cot", DATASETS, ["cot"], [final], SMALL_LIMIT, workers)
 
@@ -142,13 +143,13 @@ def tables(run_dir: Path, out: Path) -> str:
         by.setdefault((r["dataset"], r["program"], _label(r["model"], run_dir)), []).append(r)
     small_ids: dict[str, set[str]] = {}
     for (ds, prog, model), rs in by.items():
-        if model == "base" and prog == "coarse_to_fine":
-            small_ids[ds] = {r["id"] for r in rs}
+        if model in ("base", "+thought SFT", "+stepwise SFT") and prog == "coarse_to_fine":
+            small_ids.setdefault(ds, set()).update(r["id"] for r in rs)
     final_ids: dict[str, set[str]] = {}
     for (ds, prog, model), rs in by.items():
         if model == "+DPO (final)" and prog in ("coarse_to_fine", "direct"):
             final_ids.setdefault(ds, set()).update(r["id"] for r in rs)
-    lines = ["## Held-back test splits: the shipped student (`local`) by program, beside the baselines", "",
+    lines = ["## Held-back test splits: the final student (+DPO) by program, beside the baselines", "",
              "Score [bootstrap 95% interval] · ff = format failures · dg = degenerate outputs. n = examples the "
              "student answered; the baselines are scored on the same examples.", "",
              "| dataset | metric | n | coarse-to-fine | direct | majority | keyword | level | Drain3 | echo |",
@@ -166,7 +167,7 @@ def tables(run_dir: Path, out: Path) -> str:
         n = (f"{len(c2f)} / {len(d)}" if c2f and d and len(c2f) != len(d)
              else len(c2f or d or next((by[k] for k in by if k[0] == ds), [])))
         lines.append(f"| {ds} | {SHOWN_METRIC.get(task, primary_metric(task))} | {n} | " + " | ".join(cells) + " |")
-    lines += ["", "## Stage by stage, coarse-to-fine (stratified 24 per dataset; +DPO on the same examples)", "",
+    lines += ["", "## Stage by stage, coarse-to-fine (the stages' stratified sample; +DPO on the same examples)", "",
               "| dataset | metric | n | base | +thought SFT | +stepwise SFT | +DPO (final) | CoT (final) |",
               "|---|---|---|---|---|---|---|---|"]
     for ds in DATASETS:
@@ -228,15 +229,18 @@ def main() -> int:
     ap.add_argument("--parts", default="baselines,final,stages,cot")
     ap.add_argument("--workers", type=int, default=2, help="in-process model copies answering in parallel")
     ap.add_argument("--limit", type=int, default=None,
-                    help="final part: a stratified LIMIT of every dataset instead of the full sizes (smaller budget)")
+                    help="a smaller budget: the final part on a stratified LIMIT of every dataset instead of the full "
+                         "sizes; the stages part on LIMIT instead of 24")
     ap.add_argument("--programs", default=None, help="final part: these programs (default coarse_to_fine,direct)")
+    ap.add_argument("--stages", default=None, help="stages part: these variants (default base,thought,stepwise)")
     ap.add_argument("--table", action="store_true", help="only print the tables from what has run")
     ap.add_argument("--scores", default=None, help="also write the final student's held-back scores (JSON)")
     args = ap.parse_args()
     run_dir, out = Path(args.run_dir).resolve(), Path(args.out).resolve()
     if not args.table:
         progs = [p.strip() for p in args.programs.split(",")] if args.programs else None
-        run_parts(run_dir, out, [p.strip() for p in args.parts.split(",")], args.workers, args.limit, progs)
+        stages = [p.strip() for p in args.stages.split(",")] if args.stages else None
+        run_parts(run_dir, out, [p.strip() for p in args.parts.split(",")], args.workers, args.limit, progs, stages)
     text = tables(run_dir, out)
     (out / "tables.md").write_text(text)
     if args.scores:
