@@ -184,6 +184,8 @@ class MineConfig(_Strict):
     max_pairs: int | None = Field(None, ge=1, description="stop mining once this many pairs are found")
     max_pairs_per_task: int | None = Field(None, ge=1, description=(
         "pairs per task at most (examples of a task that has them are skipped, so no task crowds out the rest)"))
+    max_pairs_per_answer: int | None = Field(None, ge=1, description=(
+        "pairs per gold label of a label task at most (one kind of mistake cannot fill a task's quota)"))
     text_threshold: float = Field(0.5, ge=0.0, le=1.0, description=(
         "free-text tasks (ROUGE-L): an answer scoring below this counts as a mistake"))
     api_base: str | None = None

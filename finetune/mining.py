@@ -97,6 +97,7 @@ def mine_pairs(examples: list[Any], *, student_lm: Any, corrector_lm: Any, progr
                constrain_gold: bool = True, include_format_failures: bool = True, min_score: float = 1.0,
                step_lm: Any = None, progress: Any = None, corrector: str = "student", text_threshold: float = 0.5,
                max_pairs: int | None = None, max_pairs_per_task: int | None = None,
+               max_pairs_per_answer: int | None = None,
                checkpoint: str | Path | None = None) -> tuple[list[dict], list[dict]]:
     """Returns (pairs, records): DPO rows (prompt/chosen/rejected + metadata) and one record per example.
 
@@ -104,7 +105,9 @@ def mine_pairs(examples: list[Any], *, student_lm: Any, corrector_lm: Any, progr
     ``expert`` (the task's programmatic expert writes the chosen solution) or ``auto`` (the corrector LM where
     the answer is a label, the expert for free-text answers). Free-text answers count as mistakes below
     ``text_threshold``. Mining stops at ``max_pairs``; a task with ``max_pairs_per_task`` pairs is not mined
-    further. With ``checkpoint`` (a JSONL path) every example is
+    further; with ``max_pairs_per_answer``, neither is a gold label of a label task that has that many pairs (so
+    one kind of mistake cannot fill a task's quota: the second student run's 20 anomaly pairs all taught
+    ``normal`` and DPO collapsed the answer). With ``checkpoint`` (a JSONL path) every example is
     appended as it finishes and a rerun skips the examples already there.
     """
     from logreasoner.programs.corrector import Corrector
@@ -128,6 +131,12 @@ def mine_pairs(examples: list[Any], *, student_lm: Any, corrector_lm: Any, progr
             continue
         task = get_task(ex.get("task") or "anomaly")
         if max_pairs_per_task is not None and sum(p["task"] == task.name for p in pairs) >= max_pairs_per_task:
+            if progress:
+                progress.update(1)
+            continue
+        if max_pairs_per_answer is not None and _label_like(task, ex.get("labels")) and sum(
+                p["task"] == task.name and str(p.get("gold")) == str(ex.get("answer")) for p in pairs
+        ) >= max_pairs_per_answer:
             if progress:
                 progress.update(1)
             continue
@@ -205,4 +214,4 @@ def _pair(task: Any, ex: Any, pred: Any, rec: dict, program: Any, program_cfg: A
     return {"prompt": prompt, "chosen": [{"role": "assistant", "content": chosen}],
             "rejected": [{"role": "assistant", "content": rejected}], "id": rec["id"], "task": task.name,
             "first_wrong_step": first_wrong, "rejected_format_failure": pred.answer is None,
-            "corrected_by": rec["corrected_by"]}
+            "corrected_by": rec["corrected_by"], "gold": rec["gold"]}

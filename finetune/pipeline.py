@@ -250,7 +250,8 @@ class Pipeline:
                                         min_score=self.cfg.teacher.min_score, progress=bar,
                                         corrector=mode if mode != "lm" else "student",
                                         text_threshold=m.text_threshold, max_pairs=m.max_pairs,
-                                        max_pairs_per_task=m.max_pairs_per_task, checkpoint=partial)
+                                        max_pairs_per_task=m.max_pairs_per_task,
+                                        max_pairs_per_answer=m.max_pairs_per_answer, checkpoint=partial)
             bar.close()
             save_jsonl(pairs, self.run_dir / "mine" / "pairs.jsonl")
             save_jsonl(records, self.run_dir / "mine" / "records.jsonl")

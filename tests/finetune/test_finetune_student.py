@@ -202,3 +202,29 @@ def test_selection_by_dataset_keeps_a_rare_answer_of_near_duplicate_lines():
     alerts = lambda rs: sum(r["dataset"] == "bgl" and r["gold"] == "abnormal" for r in rs)  # noqa: E731
     assert alerts(by_dataset) == 6 and sum(r["dataset"] == "other" for r in by_dataset) == 2
     assert alerts(by_task) < alerts(by_dataset)  # the DPP alone drops near-duplicate alerts
+
+
+def test_mining_caps_pairs_per_gold_answer():
+    import dspy
+
+    from logreasoner.finetune.config import ProgramConfig
+    from logreasoner.finetune.mining import mine_pairs
+    from logreasoner.lm.engine_base import LocalEngine
+
+    class Alarmist(LocalEngine):  # answers 'abnormal' for everything: every normal line is a mistake
+        def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
+            if "problem_overview" in json.dumps(schema):
+                out = {"problem_overview": "o", "key_challenges": ["c"], "reasoning_steps": ["s"]}
+            else:
+                out = {"steps": [{"step": "s", "finding": "f", "evidence_lines": [1]}],
+                       "answer": {"verdict": "abnormal", "evidence_lines": [1]}}
+            return json.dumps(out), 5, 5, "stop"
+
+    lm = dspy.LM("local/alarmist", engine=Alarmist(), cache=False)
+    exs = [make_example(f"INFO job {i} finished", "normal", task="anomaly", meta={"id": f"n{i}"}) for i in range(4)]
+    free, _ = mine_pairs(exs, student_lm=lm, corrector_lm=lm, corrector="expert",
+                         program_cfg=ProgramConfig(retriever="builtin", k=1))
+    capped, records = mine_pairs(exs, student_lm=lm, corrector_lm=lm, corrector="expert",
+                                 program_cfg=ProgramConfig(retriever="builtin", k=1), max_pairs_per_answer=1)
+    assert len(free) == 4 and len(capped) == 1 and capped[0]["gold"] == "normal"
+    assert len(records) == 1  # the other normal examples were not run at all
