@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 import dspy
 
 from logreasoner.errors import ConfigError
-from logreasoner.logs.drain_settings import DrainSettings, settings_for
+from logreasoner.logs.drain_settings import DrainSettings, make_template_miner, settings_for
 from logreasoner.programs.answers import AnomalyAnswer, DiagnosisAnswer, InterpretAnswer, ParseAnswer, RCAAnswer
 
 __all__ = [
@@ -38,21 +38,6 @@ __all__ = [
 
 DEFAULT_KEYWORDS = r"(?i)(error|fail|fatal|exception|interrupt|panic)"
 DEFAULT_LEVELS = ("FATAL", "ERROR")
-
-
-def make_template_miner(settings: DrainSettings):
-    """A Drain3 ``TemplateMiner`` configured with ``settings`` (masks replace matches with ``<*>``)."""
-    from drain3 import TemplateMiner
-    from drain3.masking import MaskingInstruction
-    from drain3.template_miner_config import TemplateMinerConfig
-
-    cfg = TemplateMinerConfig()
-    cfg.profiling_enabled = False
-    cfg.drain_sim_th = settings.st
-    cfg.drain_depth = settings.depth
-    cfg.drain_max_children = 100
-    cfg.masking_instructions = [MaskingInstruction(r, "*") for r in settings.regex]
-    return TemplateMiner(config=cfg)
 
 
 def drain_parse(lines: Sequence[str], settings: DrainSettings | str | None = None) -> list[str]:

@@ -32,6 +32,7 @@ from typing import Any, Callable, Literal, Sequence
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from logreasoner.errors import ConfigError, InputError
+from logreasoner.logs.drain_settings import LOGPAI_DRAIN_SETTINGS, DrainSettings, check_regexes, make_template_miner
 from logreasoner.logs.template_match import TemplateIndex, compile_template, literal_chars
 from logreasoner.logs.template_store import TemplateStore
 
@@ -71,21 +72,12 @@ class BatchParseSettings(BaseModel):
     @field_validator("drain_regex")
     @classmethod
     def _compiles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        import re
-
-        for r in v:
-            try:
-                re.compile(r)
-            except re.error as e:
-                raise ValueError(f"regex {r!r} does not compile: {e}; fix or drop it") from None
-        return v
+        return check_regexes(v)
 
     @classmethod
     def for_system(cls, system: str | None, **overrides: Any) -> "BatchParseSettings":
         """LogPAI's Drain settings for a Loghub system name (``logreasoner.logs.drain_settings``, shared with
         the Drain3 baseline of the evals), else the defaults."""
-        from logreasoner.logs.drain_settings import LOGPAI_DRAIN_SETTINGS
-
         for name, s in LOGPAI_DRAIN_SETTINGS.items():
             if system and name.lower() == system.lower():
                 return cls(drain_regex=s.regex, drain_st=s.st, drain_depth=s.depth, **overrides)
@@ -185,17 +177,7 @@ def reconcile(template: str, drain_template: str) -> str | None:
 
 def _drain_groups(lines: Sequence[str], s: BatchParseSettings) -> tuple[list[int], dict[int, str]]:
     """Drain3 cluster id per line and each cluster's final template (the Loghub benchmark's way)."""
-    from drain3 import TemplateMiner
-    from drain3.masking import MaskingInstruction
-    from drain3.template_miner_config import TemplateMinerConfig
-
-    cfg = TemplateMinerConfig()
-    cfg.profiling_enabled = False
-    cfg.drain_sim_th = s.drain_st
-    cfg.drain_depth = s.drain_depth
-    cfg.drain_max_children = 100
-    cfg.masking_instructions = [MaskingInstruction(r, "*") for r in s.drain_regex]
-    miner = TemplateMiner(config=cfg)
+    miner = make_template_miner(DrainSettings(regex=s.drain_regex, st=s.drain_st, depth=s.drain_depth))
     ids = [miner.add_log_message(line)["cluster_id"] for line in lines]
     return ids, {c.cluster_id: c.get_template() for c in miner.drain.clusters}
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DrainSettings", "LOGPAI_DRAIN_SETTINGS", "DEFAULT", "settings_for"]
+__all__ = ["DrainSettings", "LOGPAI_DRAIN_SETTINGS", "DEFAULT", "settings_for", "check_regexes",
+           "make_template_miner"]
 
 
 class DrainSettings(BaseModel):
@@ -23,14 +24,34 @@ class DrainSettings(BaseModel):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        import re
+        return check_regexes(v)
 
-        for r in v:
-            try:
-                re.compile(r)
-            except re.error as e:
-                raise ValueError(f"regex {r!r} does not compile: {e}") from None
-        return v
+
+def check_regexes(v: tuple[str, ...]) -> tuple[str, ...]:
+    """Every mask must compile (a pydantic validator body: ValueError names the regex and the fix)."""
+    import re
+
+    for r in v:
+        try:
+            re.compile(r)
+        except re.error as e:
+            raise ValueError(f"regex {r!r} does not compile: {e}; fix or drop it") from None
+    return v
+
+
+def make_template_miner(settings: DrainSettings):
+    """A Drain3 ``TemplateMiner`` configured with ``settings`` (masks replace matches with ``<*>``)."""
+    from drain3 import TemplateMiner
+    from drain3.masking import MaskingInstruction
+    from drain3.template_miner_config import TemplateMinerConfig
+
+    cfg = TemplateMinerConfig()
+    cfg.profiling_enabled = False
+    cfg.drain_sim_th = settings.st
+    cfg.drain_depth = settings.depth
+    cfg.drain_max_children = 100
+    cfg.masking_instructions = [MaskingInstruction(r, "*") for r in settings.regex]
+    return TemplateMiner(config=cfg)
 
 
 _S = DrainSettings
