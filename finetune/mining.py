@@ -27,7 +27,7 @@ from logreasoner.finetune.formatting import (
 )
 from logreasoner.tasks import get_task
 
-__all__ = ["mine_pairs", "save_jsonl", "load_jsonl"]
+__all__ = ["mine_pairs", "save_jsonl", "load_jsonl", "steps_contradict"]
 
 
 def save_jsonl(rows: list[dict], path: Path) -> None:
@@ -75,6 +75,37 @@ def _expert_correction(task: Any, ex: Any, excerpt_text: str, program_cfg: Any) 
         return [], None
     return [StepResult.model_validate(s) for s in sol.steps], task.answer_model(ex.get("labels")).model_validate(
         sol.answer)
+
+
+def _task_labels(task: Any) -> list[str]:
+    """The task's own label set: its default labels, else the values its answer type allows (anomaly verdicts)."""
+    import typing
+
+    if getattr(task, "labels", None):
+        return [str(v) for v in task.labels]
+    field = task.answer_type.model_fields.get(task.primary_field)
+    if field is None or typing.get_origin(field.annotation) is not typing.Literal:
+        return []
+    return [str(v) for v in typing.get_args(field.annotation)]
+
+
+def steps_contradict(steps: list[Any], gold: Any, labels: list[str] | None) -> bool:
+    """True when the last step names another label of the set as a whole word and never the gold one.
+
+    A self-corrected trace whose steps end "... abnormal: L1 signals a fault" above the verdict ``normal``.
+    """
+    import re
+
+    if not steps or not labels or gold is None:
+        return False
+    last = steps[-1]
+    text = " ".join(str(getattr(last, k, "") or "") for k in ("step", "finding")).lower()
+
+    def named(label: str) -> bool:
+        words = re.sub(r"[_\-]+", " ", str(label)).lower().strip()
+        return bool(words) and re.search(rf"(?<![\w-]){re.escape(words)}(?![\w-])", text) is not None
+
+    return any(named(lab) for lab in labels if str(lab) != str(gold)) and not named(str(gold))
 
 
 def _read_checkpoint(path: Path | None) -> tuple[dict[str, dict], list[dict]]:
@@ -190,6 +221,15 @@ def _pair(task: Any, ex: Any, pred: Any, rec: dict, program: Any, program_cfg: A
         if not rec["corrected"]:
             rec["why_no_pair"] = corr.format_error or "correction missed the gold answer"
             return None
+        if corrector == "auto" and steps_contradict(steps, gold, labels or _task_labels(task)):
+            # the answer type was narrowed to the gold label but the steps ran free: a chosen side whose steps
+            # conclude another label teaches the answer to ignore the steps (the second run's anomaly pairs)
+            expert_steps, expert_answer = _expert_correction(task, ex, pred.excerpt, program_cfg)
+            if expert_answer is None:
+                rec["corrected"], rec["why_no_pair"] = False, "self-correction's steps conclude another label"
+                return None
+            steps, answer, first_wrong = expert_steps, expert_answer, 1
+            rec["corrected_by"], rec["replaced_self_correction"] = "expert", True
     rec["first_wrong_step"] = first_wrong
     if not rec["corrected"] or not steps:
         rec["why_no_pair"] = rec.get("why_no_pair") or "no corrected steps"

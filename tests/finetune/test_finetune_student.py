@@ -228,3 +228,55 @@ def test_mining_caps_pairs_per_gold_answer():
                                  program_cfg=ProgramConfig(retriever="builtin", k=1), max_pairs_per_answer=1)
     assert len(free) == 4 and len(capped) == 1 and capped[0]["gold"] == "normal"
     assert len(records) == 1  # the other normal examples were not run at all
+
+
+def test_steps_that_conclude_another_label_are_a_contradiction():
+    from logreasoner.finetune.mining import steps_contradict
+    from logreasoner.programs.answers import StepResult
+
+    def step(finding):
+        return [StepResult(step="read", finding="L1 is a kernel line"), StepResult(step="Conclude", finding=finding)]
+
+    anomaly = ["normal", "abnormal"]
+    assert steps_contradict(step("anomalous - abnormal: L1 signals a fault"), "normal", anomaly)
+    assert not steps_contradict(step("abnormal: L1 signals a fault"), "abnormal", anomaly)
+    assert not steps_contradict(step("normal: only routine lines"), "normal", anomaly)  # 'abnormal' is not 'normal'
+    assert not steps_contradict(step("nothing decisive"), "normal", anomaly)
+    alarms = ["EventTrap", "communicationsAlarm", "equipmentAlarm"]
+    assert steps_contradict(step("a board left master: equipmentAlarm"), "EventTrap", alarms)
+    assert not steps_contradict(step("equipmentAlarm? no: an EventTrap"), "EventTrap", alarms)
+
+
+def test_self_correction_whose_steps_contradict_the_gold_gives_way_to_the_expert():
+    import dspy
+
+    from logreasoner.finetune.config import ProgramConfig
+    from logreasoner.finetune.mining import mine_pairs, steps_contradict
+    from logreasoner.lm.engine_base import LocalEngine
+    from logreasoner.programs.answers import StepResult
+
+    class Stubborn(LocalEngine):  # steps always conclude 'abnormal'; the answer obeys whatever grammar it is given
+        def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
+            text = json.dumps(schema)
+            if "problem_overview" in text:
+                out = {"problem_overview": "o", "key_challenges": ["c"], "reasoning_steps": ["s"]}
+                return json.dumps(out), 5, 5, "stop"
+            steps = [{"step": "Conclude", "finding": "abnormal: L1 signals a fault", "evidence_lines": [1]}]
+            if "first_wrong_step" in text:  # the corrector: its answer type is narrowed to the gold 'normal'
+                out = {"first_wrong_step": 1, "corrected_steps": steps,
+                       "answer": {"verdict": "normal", "evidence_lines": []}}
+            else:
+                out = {"steps": steps, "answer": {"verdict": "abnormal", "evidence_lines": [1]}}
+            return json.dumps(out), 5, 5, "stop"
+
+    lm = dspy.LM("local/stubborn", engine=Stubborn(), cache=False)
+    exs = [make_example("INFO job 1 finished", "normal", task="anomaly", meta={"id": "n1"})]
+    pairs, records = mine_pairs(exs, student_lm=lm, corrector_lm=lm, corrector="auto",
+                                program_cfg=ProgramConfig(retriever="builtin", k=1))
+    assert records[0]["wrong"] and records[0]["replaced_self_correction"]
+    chosen = json.loads(pairs[0]["chosen"][0]["content"])  # the expert's trace: steps and verdict agree
+    assert chosen["answer"]["verdict"] == "normal" and pairs[0]["corrected_by"] == "expert"
+    assert not steps_contradict([StepResult.model_validate(s) for s in chosen["steps"]], "normal",
+                                ["normal", "abnormal"])
+    rejected = json.loads(pairs[0]["rejected"][0]["content"])
+    assert rejected["answer"]["verdict"] == "abnormal"
