@@ -47,6 +47,16 @@ def training_sources(run_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _relative(value: Any, run_dir: Path) -> Any:
+    """A path inside the run folder as a path relative to it: the card ships, the builder's folders do not."""
+    if not isinstance(value, str):
+        return value
+    for root in {str(run_dir), str(run_dir.resolve())}:
+        if value == root or value.startswith(root.rstrip("/") + "/"):
+            return value[len(root):].lstrip("/") or "."
+    return value
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -73,7 +83,8 @@ def ship_student(run_dir: str | Path, dest: str | Path, *, recipe: str | Path | 
                           "retrain on bundleable datasets only (weights trained on such data may not ship either)")
     state = json.loads((run_dir / "state.json").read_text()).get("stages", {})
     stages = {k: {"seconds": v.get("seconds"), "peak_rss_mb": v.get("peak_rss_mb"),
-                  **{a: b for a, b in (v.get("outputs") or {}).items() if not isinstance(b, (dict, list))}}
+                  **{a: _relative(b, run_dir) for a, b in (v.get("outputs") or {}).items()
+                     if not isinstance(b, (dict, list))}}
               for k, v in state.items() if v.get("status") == "done" and not k.startswith("eval")}
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run_dir / gguf, dest / "adapter.gguf")

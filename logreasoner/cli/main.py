@@ -134,7 +134,24 @@ def models_list(as_json: bool = typer.Option(False, "--json", help="print the mo
             for src in card.get("sources", []):
                 typer.echo(f"    data: {src.get('name')} — {src.get('rows')} rows — {src.get('licence')}")
             for ds, sc in (card.get("held_back") or {}).items():
-                typer.echo(f"    held-back {ds}: {sc}")
+                typer.echo(f"    held-back {ds}: {_scores_line(sc)}")
+
+
+def _scores_line(scores: object) -> str:
+    """``{"coarse_to_fine": {"f1": 0.29, "n": 24, ...}}`` -> ``coarse_to_fine f1 0.286 (n 24, degenerate 0%)``."""
+    if not isinstance(scores, dict) or not all(isinstance(v, dict) for v in scores.values()):
+        return str(scores)
+    parts = []
+    for program, figs in scores.items():
+        metric = next(((k, v) for k, v in figs.items()
+                       if k not in ("n", "format_failure_rate", "degenerate_rate") and isinstance(v, (int, float))),
+                      None)
+        text = f"{program} {metric[0]} {metric[1]:.3f}" if metric else program
+        extra = [f"n {figs['n']}"] if "n" in figs else []
+        if isinstance(figs.get("degenerate_rate"), (int, float)):
+            extra.append(f"degenerate {figs['degenerate_rate']:.0%}")
+        parts.append(text + (f" ({', '.join(extra)})" if extra else ""))
+    return "; ".join(parts)
 
 
 @models_app.command("pull")

@@ -72,6 +72,15 @@ def test_tasks_and_models_list(capsys):
     assert code == 0 and "smollm2-135m" in out and "Apache-2.0" in out
 
 
+def test_held_back_scores_read_as_a_line():
+    from logreasoner.cli.main import _scores_line
+
+    line = _scores_line({"coarse_to_fine": {"f1": 0.2857, "n": 24, "format_failure_rate": 0.0, "degenerate_rate": 0.1},
+                         "direct": {"rouge_l": 0.3, "n": 12}})
+    assert line == "coarse_to_fine f1 0.286 (n 24, degenerate 10%); direct rouge_l 0.300 (n 12)"
+    assert _scores_line({"f1": 0.5}) == "{'f1': 0.5}"  # an older card's shape is shown as it is
+
+
 def test_sample_path(capsys):
     code, out, _ = run_cli(capsys, "sample")
     assert code == 0 and out.strip().endswith("OpenSSH_2k.log")

@@ -129,7 +129,8 @@ def _fake_run(tmp_path: Path, dataset: str) -> Path:
     (run / "logreasoner_model.json").write_text(json.dumps(
         {"base": "local-base", "adapter": "adapter", "gguf_adapter": "adapter.gguf", "final_stage": "dpo"}))
     (run / "state.json").write_text(json.dumps({"stages": {"dpo": {"status": "done", "seconds": 3.0,
-                                                                   "outputs": {"pairs": 7}}}}))
+                                                                   "outputs": {"pairs": 7, "adapter": str(
+                                                                       run.resolve() / "dpo" / "adapter")}}}}))
     (run / "data" / "stepwise.jsonl").write_text(json.dumps({"id": "x#expert", "dataset": dataset}) + "\n")
     return run
 
@@ -144,6 +145,7 @@ def test_ship_writes_the_adapter_and_its_card(tmp_path):
     assert (tmp_path / "dest" / "adapter.gguf").read_bytes() == b"lora" * 10
     assert json.loads((tmp_path / "dest" / "card.json").read_text())["held_back"]["bgl_anomaly"]["f1"] == 0.7
     assert card["sources"][0]["licence"].startswith("Loghub") and card["stage_figures"]["dpo"]["pairs"] == 7
+    assert card["stage_figures"]["dpo"]["adapter"] == "dpo/adapter"  # no path of the machine that built it
     assert len(card["recipe_sha256"]) == 64
 
 
