@@ -24,6 +24,9 @@ __all__ = ["WILDCARD", "CompiledTemplate", "compile_template", "matches", "liter
 WILDCARD = "<*>"
 _WS = re.compile(r"\s+")
 _LOOSE_TIMEOUT_S = 0.05  # a pathological loose match counts as "no match" rather than hanging the run
+# adjacent wildcards mean what one means; as patterns (\S*?\S*?...) they backtrack exponentially (a small model's
+# answer `dbcr0=<*><*><*>...` stalled a parse for minutes on one 16-character token)
+_RUN = re.compile(r"(?:" + re.escape("<*>") + r"){2,}")
 
 
 def literal_chars(template: str) -> int:
@@ -61,7 +64,8 @@ class CompiledTemplate:
 
 
 def compile_template(template: str) -> CompiledTemplate:
-    """Compile a template (whitespace runs in it match any whitespace run)."""
+    """Compile a template (whitespace runs in it match any whitespace run; adjacent ``<*>`` count as one)."""
+    original, template = template, _RUN.sub(WILDCARD, template)
     toks = template.split()
     strict = re.compile(r"\s+".join(_token_pattern(t) for t in toks), re.DOTALL)
     loose = None
@@ -71,7 +75,7 @@ def compile_template(template: str) -> CompiledTemplate:
                             (r"\s*" if p else "") for p in parts)
         loose = regex.compile(body, regex.DOTALL)
     first = toks[0] if toks and WILDCARD not in toks[0] else None
-    return CompiledTemplate(template=template, tokens=len(toks), first=first, specificity=literal_chars(template),
+    return CompiledTemplate(template=original, tokens=len(toks), first=first, specificity=literal_chars(template),
                             strict=strict, loose=loose)
 
 

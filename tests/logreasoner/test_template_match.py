@@ -44,3 +44,16 @@ def test_index_is_fast_on_one_core():
     rate = len(lines) / (time.perf_counter() - t0)
     assert found[7] == "service7 started in <*> ms on port <*>"
     assert rate > 1000, rate
+
+
+def test_a_run_of_adjacent_wildcards_is_one_wildcard_and_fast():
+    # a small model's answer for BGL's `dbcr0=0x00000000 ...`: one token with a long run of wildcards
+    bad = "dbcr0=" + "<*>" * 60
+    start = time.perf_counter()
+    assert matches(bad, "dbcr0=0x00000000") and not matches(bad, "dbsr=0x00000000")
+    assert matches(bad, "dbcr0=0x0 extra-token")  # the loose pattern: a variable may span tokens
+    assert compile_template(bad).match("dbcr0=0x00000000", 1)
+    assert not matches("dbcr0=" + "<*>" * 24 + "Z", "dbcr0=0x00000000")  # a failing fit: ~30 s before the fix
+    assert time.perf_counter() - start < 0.5
+    assert compile_template(bad).template == bad  # the answer is kept as given; only its pattern is collapsed
+    assert matches("<*><*> done", "job-7 done") and not matches("<*><*> done", "done")
