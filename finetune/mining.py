@@ -12,6 +12,7 @@ own, both as the step reasoner's JSON after the step reasoner's prompt (the stud
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,7 @@ def _is_text_task(task: Any) -> bool:
 
 
 def _label_like(task: Any, labels: list[str] | None) -> bool:
-    from logreasoner.programs.corrector import Corrector
-
-    return Corrector(task)._label_like(labels)
+    return bool(task.label_set(labels))
 
 
 def _expert_correction(task: Any, ex: Any, excerpt_text: str, program_cfg: Any) -> tuple[list, Any]:
@@ -77,25 +76,11 @@ def _expert_correction(task: Any, ex: Any, excerpt_text: str, program_cfg: Any) 
         sol.answer)
 
 
-def _task_labels(task: Any) -> list[str]:
-    """The task's own label set: its default labels, else the values its answer type allows (anomaly verdicts)."""
-    import typing
-
-    if getattr(task, "labels", None):
-        return [str(v) for v in task.labels]
-    field = task.answer_type.model_fields.get(task.primary_field)
-    if field is None or typing.get_origin(field.annotation) is not typing.Literal:
-        return []
-    return [str(v) for v in typing.get_args(field.annotation)]
-
-
 def steps_contradict(steps: list[Any], gold: Any, labels: list[str] | None) -> bool:
     """True when the last step names another label of the set as a whole word and never the gold one.
 
     A self-corrected trace whose steps end "... abnormal: L1 signals a fault" above the verdict ``normal``.
     """
-    import re
-
     if not steps or not labels or gold is None:
         return False
     last = steps[-1]
@@ -221,7 +206,7 @@ def _pair(task: Any, ex: Any, pred: Any, rec: dict, program: Any, program_cfg: A
         if not rec["corrected"]:
             rec["why_no_pair"] = corr.format_error or "correction missed the gold answer"
             return None
-        if corrector == "auto" and steps_contradict(steps, gold, labels or _task_labels(task)):
+        if corrector == "auto" and steps_contradict(steps, gold, task.label_set(labels)):
             # the answer type was narrowed to the gold label but the steps ran free: a chosen side whose steps
             # conclude another label teaches the answer to ignore the steps (the second run's anomaly pairs)
             expert_steps, expert_answer = _expert_correction(task, ex, pred.excerpt, program_cfg)

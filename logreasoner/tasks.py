@@ -124,6 +124,18 @@ class Task:
             )
         return self.answer_type
 
+    def label_set(self, labels: list[str] | tuple[str, ...] | None = None) -> list[str]:
+        """The labels an answer may take: ``labels``, else the task's own, else the values its answer type allows
+        (the anomaly verdict's ``normal``/``abnormal``); [] for a free-text answer."""
+        if labels or self.labels:
+            return [str(x) for x in (labels or self.labels or ())]
+        from typing import Literal, get_args, get_origin
+
+        info = self.answer_type.model_fields.get(self.primary_field)
+        if info is None or get_origin(info.annotation) is not Literal:
+            return []
+        return [str(x) for x in get_args(info.annotation)]
+
     def primary(self, answer: Any) -> Any:
         """The primary value of an answer (a model instance, a dict or already the value)."""
         if isinstance(answer, BaseModel):

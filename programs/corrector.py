@@ -9,7 +9,7 @@ over wrong) differs only where the student went wrong.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, get_origin
+from typing import Any
 
 import dspy
 from pydantic import BaseModel
@@ -84,10 +84,7 @@ class Corrector(dspy.Module):
         return sig.with_updated_fields("answer", type_=model)
 
     def _label_like(self, labels: list[str] | None) -> bool:
-        if labels or self.task.labels:
-            return True
-        ann = self.task.answer_type.model_fields[self.task.primary_field].annotation
-        return get_origin(ann) is Literal
+        return bool(self.task.label_set(labels))
 
     def forward(self, log_excerpt: str, plan: str, gold: Any, wrong_steps: list[Any] | None = None,
                 wrong_answer: Any = None, raw: str | None = None, question: str = "",

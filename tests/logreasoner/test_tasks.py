@@ -45,3 +45,11 @@ def test_register_custom_task():
     assert t.score("high", Sev(level="HIGH")) == 1.0
     with pytest.raises(UnknownTaskError, match="primary field"):
         register_task(Task(name="bad-test", description="", answer_type=Sev, primary_field="nope"))
+
+
+def test_label_set_comes_from_the_call_the_task_or_the_answer_type():
+    from logreasoner.tasks import get_task
+
+    assert get_task("anomaly").label_set() == ["normal", "abnormal"]  # the verdict's Literal
+    assert get_task("diagnosis").label_set(["port down", "CPU Caterr"]) == ["port down", "CPU Caterr"]
+    assert get_task("diagnosis").label_set() == [] and get_task("rca").label_set() == []
