@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from logreasoner.programs.answers import StepResult
-from logreasoner.programs.retrieval import ExpertPlan
+from logreasoner.contracts.answers import StepResult
+from logreasoner.contracts.retrieval import ExpertPlan
 
 __all__ = [
     "AnalyzeLogsInput", "AnalyzeLogsResult", "EvidenceLine", "InputSummary", "PlanSummary", "PlanRef",

@@ -99,7 +99,7 @@ class LogTools:
     @property
     def retriever(self) -> Any:
         if self._retriever is None:
-            from logreasoner.programs.defaults import default_retriever
+            from logreasoner.contracts.retrieval import default_retriever
 
             self._retriever = default_retriever()
         return self._retriever

@@ -19,7 +19,7 @@ import dspy
 
 from logreasoner.errors import ConfigError
 from logreasoner.logs.drain_settings import DrainSettings, make_template_miner, settings_for
-from logreasoner.programs.answers import AnomalyAnswer, DiagnosisAnswer, InterpretAnswer, ParseAnswer, RCAAnswer
+from logreasoner.contracts.answers import AnomalyAnswer, DiagnosisAnswer, InterpretAnswer, ParseAnswer, RCAAnswer
 
 __all__ = [
     "BASELINES",

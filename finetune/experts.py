@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from logreasoner.logs.excerpt import SEVERITY_RE, LogExcerpt
-from logreasoner.programs.answers import Plan, StepResult
+from logreasoner.contracts.answers import Plan, StepResult
 from logreasoner.programs.plan_text import clip, compact_plan, shorten_step
-from logreasoner.programs.retrieval import ExpertPlan
+from logreasoner.contracts.retrieval import ExpertPlan
 
 __all__ = [
     "Expert",
@@ -57,9 +57,11 @@ def message_of(text: str, n: int = 48) -> str:
 def method_plans(task: Any, retriever: Any = None) -> list[ExpertPlan]:
     """The thought templates of the task's method flowchart (every path) when the program retrieves from a
     thought store (or retrieves nothing and the shared store opens), else the task's built-in method plan."""
-    from logreasoner.programs.defaults import builtin_plans
+    from logreasoner.contracts.retrieval import DefaultRetriever, builtin_plans
 
     fid = getattr(task, "method_flowchart", None)
+    if isinstance(retriever, DefaultRetriever):
+        retriever = retriever.resolve()
     store = retriever if hasattr(retriever, "templates") else None
     if store is None and retriever is None:  # no retrieval in the program: the shared store, if it opens
         try:

@@ -16,7 +16,7 @@ from typing import Any
 import dspy
 from pydantic import BaseModel
 
-from logreasoner.programs.answers import Plan
+from logreasoner.contracts.answers import Plan
 
 __all__ = [
     "adapter_for",

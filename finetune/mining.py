@@ -59,7 +59,7 @@ def _label_like(task: Any, labels: list[str] | None) -> bool:
 def _expert_correction(task: Any, ex: Any, excerpt_text: str, program_cfg: Any) -> tuple[list, Any]:
     """The programmatic expert's solution of one example (its steps and answer), or ([], None)."""
     from logreasoner.finetune.experts import get_expert, method_plans
-    from logreasoner.programs.answers import StepResult
+    from logreasoner.contracts.answers import StepResult
 
     expert = get_expert(task)
     if expert is None:

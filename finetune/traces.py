@@ -20,7 +20,7 @@ from logreasoner.errors import ConfigError
 from logreasoner.finetune.data import example_id
 from logreasoner.finetune.experts import get_expert, method_plans
 from logreasoner.finetune.formatting import adapter_for, make_program, program_context
-from logreasoner.programs.answers import Plan, StepResult
+from logreasoner.contracts.answers import Plan, StepResult
 from logreasoner.tasks import get_task
 
 __all__ = ["Trace", "expert_traces", "lm_traces", "generate_traces", "save_traces", "load_traces", "hint_question"]

@@ -220,7 +220,7 @@ def _ensure_builtin() -> None:
     if _BUILTIN_DONE:
         return
     _BUILTIN_DONE = True
-    from logreasoner.programs.answers import (
+    from logreasoner.contracts.answers import (
         AnomalyAnswer,
         DiagnosisAnswer,
         InterpretAnswer,

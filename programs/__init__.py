@@ -1,6 +1,6 @@
 """DSPy programs for coarse-to-fine log reasoning: planner, step reasoner, LogReasoner, baselines."""
 
-from logreasoner.programs.answers import (
+from logreasoner.contracts.answers import (
     AnomalyAnswer,
     DiagnosisAnswer,
     InterpretAnswer,
@@ -9,13 +9,20 @@ from logreasoner.programs.answers import (
     RCAAnswer,
     StepResult,
 )
-from logreasoner.programs.defaults import PROGRAM_KINDS, build_program, builtin_plans, default_retriever
+from logreasoner.programs.defaults import PROGRAM_KINDS, build_program
 from logreasoner.programs.modules import ChainOfThoughtAnswer, CoarsePlanner, DirectAnswer, LogReasoner, StepReasoner
-from logreasoner.programs.retrieval import ExpertPlan, InMemoryRetriever, Retriever
+from logreasoner.contracts.retrieval import (
+    DefaultRetriever,
+    ExpertPlan,
+    InMemoryRetriever,
+    Retriever,
+    builtin_plans,
+    default_retriever,
+)
 
 __all__ = [
     "LogReasoner", "CoarsePlanner", "StepReasoner", "DirectAnswer", "ChainOfThoughtAnswer",
     "build_program", "PROGRAM_KINDS", "default_retriever", "builtin_plans",
-    "ExpertPlan", "Retriever", "InMemoryRetriever",
+    "ExpertPlan", "Retriever", "InMemoryRetriever", "DefaultRetriever",
     "AnomalyAnswer", "DiagnosisAnswer", "RCAAnswer", "ParseAnswer", "InterpretAnswer", "Plan", "StepResult",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 import dspy
 from pydantic import BaseModel
 
-from logreasoner.programs.answers import StepResult
+from logreasoner.contracts.answers import StepResult
 from logreasoner.programs.calling import call_predictor
 from logreasoner.programs.signatures import LOG_DESC
 from logreasoner.tasks import Task, get_task

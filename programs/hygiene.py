@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel
 
-from logreasoner.programs.answers import Plan, StepResult
+from logreasoner.contracts.answers import Plan, StepResult
 
 __all__ = ["DEGENERATE_REASONS", "echoes_marker", "dedupe", "clean_plan", "clean_steps", "clean_answer",
            "clean_outputs"]

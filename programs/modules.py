@@ -11,16 +11,18 @@ from typing import Any
 import dspy
 
 from logreasoner.logs.excerpt import LogExcerpt, build_excerpt
-from logreasoner.programs.answers import Plan, StepResult
+from logreasoner.contracts.answers import Plan, StepResult
 from logreasoner.programs.calling import call_predictor
 from logreasoner.programs.hygiene import clean_outputs, echoes_marker
 from logreasoner.programs.plan_text import render_plans_compact
 from logreasoner.programs.profile import PromptProfile, active_profile
-from logreasoner.programs.retrieval import ExpertPlan, Retriever, render_plans
+from logreasoner.contracts.retrieval import DefaultRetriever, ExpertPlan, Retriever, render_plans
 from logreasoner.programs.signatures import coarse_plan_signature, direct_signature, step_signature
 from logreasoner.tasks import Task, get_task
 
 __all__ = ["CoarsePlanner", "StepReasoner", "LogReasoner", "DirectAnswer", "ChainOfThoughtAnswer", "as_excerpt"]
+
+DEFAULT_RETRIEVER: Retriever = DefaultRetriever()  # stands for the installed default until the first query
 
 
 def as_excerpt(log: Any = None, *, path: str | None = None, max_templates: int = 40, max_chars: int = 6000,
@@ -107,7 +109,8 @@ def _shown(excerpt: LogExcerpt) -> set[int] | None:
 class LogReasoner(_ExcerptMixin, dspy.Module):
     """Retrieve expert plans -> coarse plan -> fine steps -> typed answer, in one composable module.
 
-    Every stage is a constructor argument: ``retriever=None`` turns retrieval off, ``planner=``/``step_reasoner=``
+    Every stage is a constructor argument: the retriever defaults to the installed one (the shipped thought store,
+    opened on the first query), ``retriever=None`` turns retrieval off, ``planner=``/``step_reasoner=``
     take your own modules, and ``planner_lm=``/``step_lm=`` run a stage on another model (e.g. a strong planner
     and a small local step reasoner).
 
@@ -120,7 +123,7 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
         self,
         task: str | Task = "anomaly",
         *,
-        retriever: Retriever | None | str = "default",
+        retriever: Retriever | None = DEFAULT_RETRIEVER,
         planner: dspy.Module | None = None,
         step_reasoner: dspy.Module | None = None,
         planner_lm: Any = None,
@@ -132,10 +135,6 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
     ) -> None:
         super().__init__()
         self.task = get_task(task)
-        if retriever == "default":
-            from logreasoner.programs.defaults import default_retriever
-
-            retriever = default_retriever()
         self.retriever = retriever
         self.planner = planner or CoarsePlanner(self.task)
         self.step_reasoner = step_reasoner or StepReasoner(self.task)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from logreasoner.programs.answers import Plan
-from logreasoner.programs.retrieval import ExpertPlan
+from logreasoner.contracts.answers import Plan
+from logreasoner.contracts.retrieval import ExpertPlan
 
 __all__ = ["clip", "shorten_step", "compact_plan", "render_plans_compact"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dspy
 from pydantic import BaseModel
 
-from logreasoner.programs.answers import StepResult
+from logreasoner.contracts.answers import StepResult
 
 __all__ = ["coarse_plan_signature", "step_signature", "direct_signature", "DATA_NOTE", "LOG_DESC"]
 

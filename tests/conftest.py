@@ -102,7 +102,7 @@ def _corpus() -> list[str]:
     import dspy
 
     from logreasoner.programs import InMemoryRetriever, builtin_plans, build_program
-    from logreasoner.programs.retrieval import render_plans
+    from logreasoner.contracts.retrieval import render_plans
 
     texts = []
     for task, rows, labels in (("anomaly", ANOMALY_ROWS, None), ("diagnosis", DIAGNOSIS_ROWS, DIAGNOSIS_LABELS)):

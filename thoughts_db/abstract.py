@@ -18,7 +18,7 @@ from typing import Any
 import dspy
 
 from logreasoner.errors import InputError
-from logreasoner.programs.retrieval import tokenize
+from logreasoner.contracts.retrieval import tokenize
 from logreasoner.thoughts_db.graph import Flowchart, strip_kind_prefix
 from logreasoner.thoughts_db.render import render_tree
 from logreasoner.thoughts_db.templates import StepProvenance, ThoughtTemplate

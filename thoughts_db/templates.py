@@ -24,7 +24,7 @@ from typing import Literal
 import networkx as nx
 from pydantic import BaseModel, Field
 
-from logreasoner.programs.retrieval import ExpertPlan
+from logreasoner.contracts.retrieval import ExpertPlan
 from logreasoner.thoughts_db.graph import Flowchart, NodeKind, strip_kind_prefix
 from logreasoner.thoughts_db.validate import check
 

@@ -16,7 +16,7 @@ from logreasoner.agents.mcp_server import build_server
 from logreasoner.agents.openai_tools import dispatch_openai_call, openai_tool_schemas
 from logreasoner.agents.tools import TOOL_NAMES, LogTools
 from logreasoner.errors import InputError
-from logreasoner.programs.retrieval import ExpertPlan, InMemoryRetriever
+from logreasoner.contracts.retrieval import ExpertPlan, InMemoryRetriever
 
 RETRIEVER = InMemoryRetriever([ExpertPlan(id="disk-full", title="Disk full", task="rca",
                                           problem_overview="a disk runs out of space")])

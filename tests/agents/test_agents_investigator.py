@@ -13,8 +13,8 @@ from logreasoner.agents.folder_tools import FolderTools
 from logreasoner.agents.investigator import Investigator
 from logreasoner.agents.sandbox import Sandbox
 from logreasoner.errors import InputError
-from logreasoner.programs.defaults import builtin_plans
-from logreasoner.programs.retrieval import InMemoryRetriever
+from logreasoner.contracts.retrieval import builtin_plans
+from logreasoner.contracts.retrieval import InMemoryRetriever
 
 QUESTION = "why did the job fail at 14:02?"
 RETRIEVER = InMemoryRetriever(builtin_plans())
@@ -187,7 +187,7 @@ def test_cli_investigate_json(logs_dir: Path, monkeypatch: pytest.MonkeyPatch) -
 
     answers = [step("grep", pattern="No space"), step("finish"), ANSWER]
     monkeypatch.setattr(lm_module, "load_lm", lambda spec, **kw: json_lm(answers))
-    monkeypatch.setattr("logreasoner.programs.defaults._DEFAULT", [RETRIEVER])
+    monkeypatch.setattr("logreasoner.contracts.retrieval._RESOLVED", [RETRIEVER])
     res = CliRunner().invoke(app, ["investigate", str(logs_dir), QUESTION, "--model", "x", "--max-steps", "3",
                                    "--timeout", "30", "--json"])
     assert res.exit_code == 0, res.output

@@ -16,7 +16,7 @@ from logreasoner.agents.mcp_server import BackgroundHTTPServer, build_server, ma
 from logreasoner.agents.sandbox import ReadLimits
 from logreasoner.agents.tools import TOOL_NAMES, LogTools
 from logreasoner.errors import ConfigError
-from logreasoner.programs.retrieval import ExpertPlan, InMemoryRetriever
+from logreasoner.contracts.retrieval import ExpertPlan, InMemoryRetriever
 
 RETRIEVER = InMemoryRetriever([
     ExpertPlan(id="disk-full", title="Disk full", task="rca", problem_overview="a disk runs out of space",

@@ -34,7 +34,7 @@ from logreasoner.agents.mcp_server import BackgroundHTTPServer, build_server
 from logreasoner.agents.sandbox import Sandbox
 from logreasoner.agents.tools import LogTools
 from logreasoner.errors import InputError
-from logreasoner.programs.retrieval import ExpertPlan, InMemoryRetriever
+from logreasoner.contracts.retrieval import ExpertPlan, InMemoryRetriever
 
 RETRIEVER = InMemoryRetriever([ExpertPlan(id="disk", title="Disk full", task="rca", problem_overview="disk",
                                           reasoning_steps=["look"], tags=["disk"])])

@@ -15,7 +15,7 @@ import dspy
 import pytest
 
 from logreasoner.evals.runner import RunConfig, UserData, run_eval
-from logreasoner.programs.answers import AnomalyAnswer
+from logreasoner.contracts.answers import AnomalyAnswer
 
 N = 8  # records in fixtures/user_anomaly.jsonl
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from logreasoner.errors import InputError
 from logreasoner.evals.cli import app
-from logreasoner.programs.answers import DiagnosisAnswer
+from logreasoner.contracts.answers import DiagnosisAnswer
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ from dspy.utils import DummyLM
 from logreasoner.errors import InputError
 from logreasoner.evals.checkpoint import SampleLog, read_samples
 from logreasoner.evals.runner import RunConfig, UserData, answer_value, run_eval
-from logreasoner.programs.answers import AnomalyAnswer, RCAAnswer
+from logreasoner.contracts.answers import AnomalyAnswer, RCAAnswer
 from logreasoner.tasks import get_task
 
 N = 8  # records in fixtures/user_anomaly.jsonl

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from logreasoner.errors import InputError
 from logreasoner.evals.cli import app
 from logreasoner.evals.userdata import load_user_data
-from logreasoner.programs.answers import DiagnosisAnswer
+from logreasoner.contracts.answers import DiagnosisAnswer
 
 HW = ["CPU Caterr", "Memory ECC", "Disk failure"]
 NET = ["Port down", "Link flapping"]

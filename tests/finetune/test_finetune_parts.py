@@ -13,7 +13,7 @@ from logreasoner.finetune.config import load_config
 from logreasoner.finetune.data import balanced_sample, load_examples, make_example
 from logreasoner.finetune.experts import AnomalyExpert, DiagnosisExpert, compact_plan, method_plans, shorten_step
 from logreasoner.programs import InMemoryRetriever, build_program, builtin_plans
-from logreasoner.programs.retrieval import ExpertPlan
+from logreasoner.contracts.retrieval import ExpertPlan
 
 
 def test_config_from_toml_passes_trl_tables_through(tmp_path):
@@ -111,7 +111,7 @@ def test_training_messages_are_the_programs_own_prompts(prompt):
         step_messages,
     )
     from logreasoner.finetune.config import ProgramConfig
-    from logreasoner.programs.answers import Plan
+    from logreasoner.contracts.answers import Plan
 
     cfg = ProgramConfig(retriever="builtin", k=1, prompt=prompt)
     adapter = adapter_for(cfg)
@@ -147,7 +147,7 @@ def test_dpp_prefers_diverse_rows():
 
 
 def test_corrector_keeps_steps_before_the_first_wrong_one():
-    from logreasoner.programs.answers import StepResult
+    from logreasoner.contracts.answers import StepResult
     from logreasoner.programs.corrector import Corrector
 
     wrong = [StepResult(step="a", finding="fine", evidence_lines=[1]),

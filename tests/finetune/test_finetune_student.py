@@ -234,7 +234,7 @@ def test_mining_caps_pairs_per_gold_answer():
 
 def test_steps_that_conclude_another_label_are_a_contradiction():
     from logreasoner.finetune.mining import steps_contradict
-    from logreasoner.programs.answers import StepResult
+    from logreasoner.contracts.answers import StepResult
 
     def step(finding):
         return [StepResult(step="read", finding="L1 is a kernel line"), StepResult(step="Conclude", finding=finding)]
@@ -255,7 +255,7 @@ def test_self_correction_whose_steps_contradict_the_gold_gives_way_to_the_expert
     from logreasoner.finetune.config import ProgramConfig
     from logreasoner.finetune.mining import mine_pairs, steps_contradict
     from logreasoner.lm.engine_base import LocalEngine
-    from logreasoner.programs.answers import StepResult
+    from logreasoner.contracts.answers import StepResult
 
     class Stubborn(LocalEngine):  # steps always conclude 'abnormal'; the answer obeys whatever grammar it is given
         def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):

@@ -9,7 +9,7 @@ import pytest
 
 from logreasoner.lm.engine_base import LocalEngine
 from logreasoner.programs import LogReasoner, build_program, builtin_plans, InMemoryRetriever
-from logreasoner.programs.answers import AnomalyAnswer, Plan, StepResult
+from logreasoner.contracts.answers import AnomalyAnswer, Plan, StepResult
 from logreasoner.programs.compact import CompactAdapter, restrict_line_numbers, shown_line_numbers
 from logreasoner.programs.hygiene import clean_outputs, echoes_marker
 from logreasoner.programs.profile import COMPACT, STANDARD, active_profile

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from logreasoner.programs.retrieval import Retriever
+from logreasoner.contracts.retrieval import Retriever
 from logreasoner.thoughts_db import ThoughtStore, dpp_greedy, dpp_kernel, embeddings_available, parse_mermaid
 from logreasoner.thoughts_db.dpp import jaccard_similarity
 from logreasoner.thoughts_db.retrieve import fts_query, query_terms
@@ -54,7 +54,7 @@ def test_query_terms_drop_noise():
 
 
 def test_word_set_is_the_tokenizer_as_a_set():
-    from logreasoner.programs.retrieval import tokenize
+    from logreasoner.contracts.retrieval import tokenize
     from logreasoner.thoughts_db import flowchart_to_plans, library_files, load_flowchart
     from logreasoner.thoughts_db.retrieve import word_set
     from logreasoner.thoughts_db.templates import template_text

@@ -7,7 +7,7 @@ import pytest
 from dspy.utils import DummyLM
 
 from logreasoner.errors import InputError
-from logreasoner.programs.retrieval import ExpertPlan
+from logreasoner.contracts.retrieval import ExpertPlan
 from logreasoner.thoughts_db import (
     FlowchartError,
     ThoughtAbstractor,
