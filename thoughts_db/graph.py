@@ -3,121 +3,28 @@
 Nodes carry ``kind`` (one of :class:`NodeKind`) and ``text``; edges carry ``condition`` (the label that leads
 along them, ``None`` when unlabelled). The graph keeps insertion order, so exports are deterministic and
 round trips compare equal (:meth:`Flowchart.__eq__` compares metadata, nodes and edges in order).
+
+The node kinds, metadata and error come from :mod:`~logreasoner.thoughts_db.chart_meta` (and are exported here
+too); the text forms from :mod:`~logreasoner.thoughts_db.writers`.
 """
 
 from __future__ import annotations
 
-import re
-from enum import Enum
 from typing import Any, Iterator
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from logreasoner.errors import InputError
+from logreasoner.thoughts_db.chart_meta import (
+    NODE_ID_RE,
+    FlowchartError,
+    FlowchartMeta,
+    NodeKind,
+    make_meta,
+    strip_kind_prefix,
+)
+from logreasoner.thoughts_db.writers import to_json, to_mermaid, to_node_link
 
 __all__ = ["NodeKind", "FlowchartMeta", "Flowchart", "FlowchartError", "make_meta", "strip_kind_prefix", "NODE_ID_RE"]
-
-NODE_ID_RE = re.compile(r"[A-Za-z0-9_]+")
-_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9._\-]*")
-
-
-class FlowchartError(InputError):
-    """A flowchart that cannot be parsed, or that fails validation."""
-
-
-class NodeKind(str, Enum):
-    """What a flowchart node stands for (and the Mermaid shape that draws it)."""
-
-    symptom = "symptom"  # ([...]) stadium: the single entry
-    check = "check"  # [...] rectangle: gather evidence
-    decision = "decision"  # {...} rhombus: labelled branches
-    action = "action"  # [/.../] parallelogram: remediation
-    conclusion = "conclusion"  # ((...)) circle: where a path ends
-
-    @classmethod
-    def parse(cls, value: Any) -> "NodeKind":
-        try:
-            return cls(str(value.value if isinstance(value, NodeKind) else value).strip().lower())
-        except ValueError:
-            raise FlowchartError(
-                f"unknown node kind {value!r}", f"use one of: {', '.join(k.value for k in cls)}"
-            ) from None
-
-
-_PREFIX_RE = re.compile(r"^\s*(symptom|check|decision|decide|question|action|act|conclusion|conclude)\s*:\s*", re.I)
-
-
-def strip_kind_prefix(text: str) -> str:
-    """``"Check: DataNode log"`` -> ``"DataNode log"`` (the kind is carried by the node, not its text)."""
-    return _PREFIX_RE.sub("", text or "").strip()
-
-
-def _str_list(v: Any) -> list[str]:
-    if v is None:
-        return []
-    if isinstance(v, (str, int, float)):
-        v = [v]
-    out: list[str] = []
-    for x in v:
-        s = str(x).strip()
-        if s and s not in out:
-            out.append(s)
-    return out
-
-
-class FlowchartMeta(BaseModel):
-    """The front matter of a flowchart. Unknown keys are kept (and exported) as they are."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str = Field(description="unique slug, e.g. 'hdfs-block-missing'")
-    title: str = ""
-    tasks: list[str] = Field(default_factory=list, description="task names from logreasoner.tasks")
-    systems: list[str] = Field(default_factory=list)
-    components: list[str] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list, description="literal tokens that appear in such logs")
-    source: str = ""
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _slug(cls, v: Any) -> str:
-        s = str(v or "").strip()
-        if not _SLUG_RE.fullmatch(s):
-            raise ValueError(
-                f"flowchart id {s!r} is not a slug: use lowercase letters, digits, '-', '_' or '.', "
-                "e.g. 'hdfs-block-missing'"
-            )
-        return s
-
-    @field_validator("title", "source", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> str:
-        return "" if v is None else str(v).strip()
-
-    @field_validator("systems", "components", "keywords", mode="before")
-    @classmethod
-    def _lists(cls, v: Any) -> list[str]:
-        return _str_list(v)
-
-    @field_validator("tasks", mode="before")
-    @classmethod
-    def _tasks(cls, v: Any) -> list[str]:
-        from logreasoner.errors import UnknownTaskError
-        from logreasoner.tasks import get_task
-
-        out: list[str] = []
-        for name in _str_list(v):
-            try:
-                t = get_task(name).name
-            except UnknownTaskError as e:
-                raise ValueError(e.one_line()) from None
-            if t not in out:
-                out.append(t)
-        return out
-
-    def extras(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
 
 
 class Flowchart:
@@ -189,33 +96,15 @@ class Flowchart:
         for u, v, d in self.graph.edges(data=True):
             yield u, v, d.get("condition")
 
-    # -- conversions ----------------------------------------------------------------------------------
+    # -- conversions (the readers are parse_mermaid and from_json) -------------------------------------
     def to_mermaid(self) -> str:
-        from logreasoner.thoughts_db.mermaid import to_mermaid
-
         return to_mermaid(self)
 
     def to_json(self, **kw: Any) -> str:
-        from logreasoner.thoughts_db.jsonio import to_json
-
         return to_json(self, **kw)
 
     def to_dict(self) -> dict[str, Any]:
-        from logreasoner.thoughts_db.jsonio import to_node_link
-
         return to_node_link(self)
-
-    @classmethod
-    def from_mermaid(cls, text: str, *, source_name: str | None = None) -> "Flowchart":
-        from logreasoner.thoughts_db.mermaid import parse_mermaid
-
-        return parse_mermaid(text, source_name=source_name)
-
-    @classmethod
-    def from_json(cls, data: str | dict[str, Any], *, source_name: str | None = None) -> "Flowchart":
-        from logreasoner.thoughts_db.jsonio import from_json
-
-        return from_json(data, source_name=source_name)
 
     def copy(self, **meta_updates: Any) -> "Flowchart":
         meta = self.meta.model_copy(update=meta_updates, deep=True)
@@ -237,24 +126,3 @@ class Flowchart:
             f"Flowchart(id={self.id!r}, nodes={self.graph.number_of_nodes()}, "
             f"edges={self.graph.number_of_edges()})"
         )
-
-
-def make_meta(data: dict[str, Any], *, source_name: str | None = None) -> FlowchartMeta:
-    """Validate front matter into :class:`FlowchartMeta`; errors name the file and the field."""
-    from pydantic import ValidationError
-
-    where = f"{source_name}: " if source_name else ""
-    if not isinstance(data, dict):
-        raise FlowchartError(f"{where}flowchart metadata must be a mapping, got {type(data).__name__}")
-    bad_keys = [k for k in data if not isinstance(k, str)]
-    if bad_keys:
-        raise FlowchartError(f"{where}flowchart metadata key {bad_keys[0]!r} is not a name",
-                             "use names such as id, title, tasks, systems as keys")
-    if not data.get("id"):
-        raise FlowchartError(f"{where}flowchart metadata has no 'id'", "add e.g. 'id: hdfs-block-missing'")
-    try:
-        return FlowchartMeta(**data)
-    except ValidationError as e:
-        msgs = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise FlowchartError(f"{where}bad flowchart metadata: {msgs}", "fix the front matter") from None
-

@@ -1,4 +1,4 @@
-"""JSON node-link <-> :class:`Flowchart`.
+"""JSON node-link <-> :class:`Flowchart` (the writers live in :mod:`~logreasoner.thoughts_db.writers`).
 
 The layout is networkx's node-link format (``networkx.node_link_graph(data, edges="edges")`` reads it)::
 
@@ -16,18 +16,9 @@ import json
 from typing import Any
 
 from logreasoner.thoughts_db.graph import Flowchart, FlowchartError, make_meta
+from logreasoner.thoughts_db.writers import to_json, to_node_link
 
 __all__ = ["to_node_link", "from_node_link", "to_json", "from_json"]
-
-
-def to_node_link(fc: Flowchart) -> dict[str, Any]:
-    return {
-        "directed": True,
-        "multigraph": False,
-        "graph": fc.meta.model_dump(),
-        "nodes": [{"id": n, "kind": k.value, "text": t} for n, k, t in fc.iter_nodes()],
-        "edges": [{"source": a, "target": b, "condition": c} for a, b, c in fc.iter_edges()],
-    }
 
 
 def from_node_link(data: dict[str, Any], *, source_name: str | None = None) -> Flowchart:
@@ -57,10 +48,6 @@ def from_node_link(data: dict[str, Any], *, source_name: str | None = None) -> F
         cond = e.get("condition")
         fc.add_edge(str(e["source"]), str(e["target"]), None if cond is None else str(cond))
     return fc
-
-
-def to_json(fc: Flowchart, *, indent: int | None = 2) -> str:
-    return json.dumps(to_node_link(fc), indent=indent, ensure_ascii=False) + ("\n" if indent else "")
 
 
 def from_json(data: str | bytes | dict[str, Any], *, source_name: str | None = None) -> Flowchart:

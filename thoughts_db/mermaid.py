@@ -14,33 +14,25 @@ Edges: ``A --> B``, ``A -- label --> B``, ``A -->|label| B``, chains ``A --> B -
 ``linkStyle``/``click``/``subgraph``/``end``/``direction`` lines are accepted and ignored. Texts may be
 quoted (``C1["Check: a (b)"]``); ``#quot;`` and ``#35;`` style entity codes are decoded.
 
-:func:`to_mermaid` writes the canonical form (always ``flowchart TD``, nodes then edges, in graph order), so
-``parse_mermaid(to_mermaid(fc)) == fc`` and the canonical text is a fixed point.
+:func:`to_mermaid` (from :mod:`~logreasoner.thoughts_db.writers`) writes the canonical form (always
+``flowchart TD``, nodes then edges, in graph order), so ``parse_mermaid(to_mermaid(fc)) == fc`` and the canonical
+text is a fixed point.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 import yaml
 
 from logreasoner.thoughts_db.graph import Flowchart, FlowchartError, NodeKind, make_meta
+from logreasoner.thoughts_db.writers import MERMAID_SHAPES, to_mermaid
 
 __all__ = ["parse_mermaid", "to_mermaid", "split_front_matter"]
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 20x faster, same result
 
-# opening delimiter -> (closing delimiter, kind); longest openings first
-_SHAPES: list[tuple[str, str, NodeKind]] = [
-    ("([", "])", NodeKind.symptom),
-    ("((", "))", NodeKind.conclusion),
-    ("[/", "/]", NodeKind.action),
-    ("[\\", "\\]", NodeKind.action),
-    ("[", "]", NodeKind.check),
-    ("{", "}", NodeKind.decision),
-]
 _UNSUPPORTED_SHAPES = {
     "(((": "double circle",
     "[[": "subroutine",
@@ -50,7 +42,6 @@ _UNSUPPORTED_SHAPES = {
     ">": "asymmetric",
 }
 _SHAPE_HINT = "use ([...]) symptom, [...] check, {...} decision, [/.../] action, ((...)) conclusion"
-_KIND_SHAPE = {k: (o, c) for o, c, k in _SHAPES if o not in ("[\\",)}
 
 _ID = re.compile(r"[A-Za-z0-9_]+")
 # "-- label -->", "== label ==>", "-. label .->"
@@ -73,10 +64,6 @@ def _decode(text: str) -> str:
         return chr(int(key)) if key.isdigit() else m.group(0)
 
     return _ENTITY_RE.sub(sub, text)
-
-
-def _encode(text: str) -> str:
-    return text.replace("#", "#35;").replace('"', "#quot;").replace("|", "#124;")
 
 
 def split_front_matter(text: str, *, source_name: str | None = None) -> tuple[dict[str, Any], list[tuple[int, str]]]:
@@ -159,7 +146,7 @@ class _Parser:
             raise self.err(lineno, f"expected a node id at {s[pos:pos + 30]!r}", "node ids are letters, digits, '_'")
         nid, pos = m.group(0), m.end()
         self.referenced.setdefault(nid, lineno)
-        for opening, closing, kind in _SHAPES:
+        for opening, closing, kind in MERMAID_SHAPES:
             if s.startswith(opening, pos):
                 for bad, name in _UNSUPPORTED_SHAPES.items():
                     if s.startswith(bad, pos) and len(bad) > len(opening):
@@ -273,42 +260,3 @@ def parse_mermaid(text: str, *, source_name: str | None = None) -> Flowchart:
                              "add the Mermaid flowchart below the metadata")
     parser.finish()
     return fc
-
-
-# ---------------------------------------------------------------------------------------------------- export
-_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
-_BARE_ITEM = re.compile(r"[A-Za-z_][A-Za-z0-9_./+-]*(?: [A-Za-z0-9_./+-]+)*")
-_BARE_SCALAR = re.compile(r"[A-Za-z_][A-Za-z0-9_ ./()+,'-]*[A-Za-z0-9_.)]|[A-Za-z_]")
-_BARE_TEXT = re.compile(r"[A-Za-z0-9 _.,:?!'+=*@$%&-]*[A-Za-z0-9_.?!'*%&-]")
-
-
-def _yaml_item(v: str) -> str:
-    return v if _BARE_ITEM.fullmatch(v) and v.lower() not in _YAML_WORDS else json.dumps(v, ensure_ascii=False)
-
-
-def _yaml_scalar(v: str) -> str:
-    ok = _BARE_SCALAR.fullmatch(v) and v.lower() not in _YAML_WORDS and "  " not in v
-    return v if ok else json.dumps(v, ensure_ascii=False)
-
-
-def _node_text(text: str) -> str:
-    enc = _encode(text)
-    return enc if _BARE_TEXT.fullmatch(enc) and not enc.startswith(" ") else f'"{enc}"'
-
-
-def to_mermaid(fc: Flowchart) -> str:
-    """The canonical Mermaid text of a flowchart (front matter, ``flowchart TD``, nodes, edges)."""
-    m = fc.meta
-    out = ["---", f"id: {m.id}", f"title: {_yaml_scalar(m.title) if m.title else json.dumps('')}"]
-    for key in ("tasks", "systems", "components", "keywords"):
-        out.append(f"{key}: [{', '.join(_yaml_item(x) for x in getattr(m, key))}]")
-    out.append(f"source: {json.dumps(m.source, ensure_ascii=False)}")
-    for key, value in m.extras().items():  # YAML dates and sets have no JSON form: written as text
-        out.append(f"{key}: {json.dumps(value, ensure_ascii=False, default=str)}")
-    out += ["---", "flowchart TD"]
-    for nid, kind, text in fc.iter_nodes():
-        opening, closing = _KIND_SHAPE[kind]
-        out.append(f"  {nid}{opening}{_node_text(text)}{closing}")
-    for a, b, cond in fc.iter_edges():
-        out.append(f"  {a} --> {b}" if cond is None else f"  {a} -->|{_node_text(cond)}| {b}")
-    return "\n".join(out) + "\n"

@@ -18,8 +18,9 @@ row: a path-long id made the store grow with the square of the chart's length).
 from __future__ import annotations
 
 import hashlib
+import json
 from itertools import islice
-from typing import Literal
+from typing import Any, Literal
 
 import networkx as nx
 from pydantic import BaseModel, Field
@@ -29,7 +30,7 @@ from logreasoner.thoughts_db.graph import Flowchart, NodeKind, strip_kind_prefix
 from logreasoner.thoughts_db.validate import check
 
 __all__ = ["StepProvenance", "ThoughtTemplate", "flowchart_to_plans", "flowchart_paths", "template_text",
-           "template_id"]
+           "row_text", "template_id"]
 
 DEFAULT_MAX_PATHS = 16
 MAX_ID_PATH_CHARS = 64
@@ -89,6 +90,18 @@ def template_text(t: ExpertPlan) -> str:
     parts = [t.title, t.problem_overview, " ".join(t.key_challenges), " ".join(t.reasoning_steps)]
     if isinstance(t, ThoughtTemplate):
         parts += [" ".join(t.systems), " ".join(t.components), " ".join(t.keywords)]
+    return "\n".join(p for p in parts if p)
+
+
+def row_text(row: dict[str, Any]) -> str:
+    """The text a stored template (a ``templates`` row) is embedded by (same parts as :func:`template_text`)."""
+    parts = [
+        row.get("title") or "",
+        row.get("problem_overview") or "",
+        " ".join(json.loads(row.get("key_challenges") or "[]")),
+        " ".join(json.loads(row.get("reasoning_steps") or "[]")),
+        row.get("search_text") or "",
+    ]
     return "\n".join(p for p in parts if p)
 
 
