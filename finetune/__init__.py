@@ -1,6 +1,7 @@
 """Distil teacher traces into a small local model: thought SFT, stepwise SFT, then DPO on its own mistakes.
 
-Stages (each a function here and a ``logreasoner finetune`` command, resumable through ``state.json``)::
+Stages (declared once in :mod:`logreasoner.finetune.stages`, each a :class:`Pipeline` method and a
+``logreasoner finetune`` command, resumable through ``state.json``)::
 
     traces -> sft-data -> sft (thought, stepwise) -> mine -> dpo -> export [-> eval]
 

@@ -1,4 +1,5 @@
-"""``logreasoner finetune ...``: the whole run (``run --config finetune.toml``) or one stage at a time.
+"""``logreasoner finetune ...``: the whole run (``run --config finetune.toml``) or one stage at a time (one
+command per stage declared in :mod:`logreasoner.finetune.stages`, with the options the stage declares).
 
 Every command takes the same ``--config`` (TOML, see :mod:`logreasoner.finetune.config`); ``--run-dir``
 overrides the config's run folder. Stages resume: a finished stage is skipped unless ``--force``.
@@ -6,11 +7,17 @@ overrides the config's run folder. Stages resume: a finished stage is skipped un
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+from logreasoner.finetune.stages import PIPELINE
+
+if TYPE_CHECKING:
+    from logreasoner.finetune.stages import Stage
 
 __all__ = ["app"]
 
@@ -57,60 +64,45 @@ def run(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, fo
     typer.echo(f"run folder: {p.run_dir}  (load it with --model {p.run_dir})")
 
 
-@app.command()
-def traces(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
-           as_json: bool = _JSON) -> None:
-    """Stage 1: teacher traces (LM teacher samples + hinted re-asks, or programmatic experts)."""
-    _show(_pipeline(config, run_dir).traces(force=force), as_json)
+# options a stage declares (finetune.stages) beyond --config/--run-dir/--force/--json, by the keyword its
+# Pipeline method takes; --device goes to the config instead
+_STAGE_OPTIONS: dict[str, tuple[object, object]] = {
+    "phase": (Optional[str], typer.Option(None, "--phase", help="one phase by name (default: all, in order)")),
+    "device": (Optional[str], _DEVICE),
+    "merge": (bool, typer.Option(False, "--merge", help="also write base + adapter merged as a HF folder")),
+    "variants": (Optional[str], typer.Option(None, "--variants", help="e.g. 'base,thought,stepwise,dpo'")),
+}
 
 
-@app.command("sft-data")
-def sft_data(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
-             as_json: bool = _JSON) -> None:
-    """Stage 2: thought and stepwise SFT datasets in the program's prompt format, DPP-selected."""
-    _show(_pipeline(config, run_dir).sft_data(force=force), as_json)
+def _stage_command(st: "Stage") -> None:
+    """``logreasoner finetune <stage>``: the stage's Pipeline method with its declared options."""
+
+    def command(config: Optional[Path], run_dir: Optional[Path], force: bool, as_json: bool, **options) -> None:
+        p = _pipeline(config, run_dir, options.pop("device", None))
+        if options.get("variants"):
+            options["variants"] = [v.strip() for v in options["variants"].split(",")]
+        _show(getattr(p, st.run)(force=force, **options), as_json)
+
+    unknown = [o for o in st.options if o not in _STAGE_OPTIONS]
+    if unknown:
+        raise ValueError(f"stage {st.name!r} declares CLI options {unknown} that finetune.cli does not define "
+                         "(add them to _STAGE_OPTIONS)")
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("config", kw, default=_CONFIG, annotation=Optional[Path]),
+              inspect.Parameter("run_dir", kw, default=_RUN_DIR, annotation=Optional[Path]),
+              inspect.Parameter("force", kw, default=_FORCE, annotation=bool)]
+    params += [inspect.Parameter(name, kw, default=_STAGE_OPTIONS[name][1], annotation=_STAGE_OPTIONS[name][0])
+               for name in st.options]
+    params.append(inspect.Parameter("as_json", kw, default=_JSON, annotation=bool))
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = st.summary
+    command.__name__ = st.run
+    app.command(st.name)(command)
 
 
-@app.command()
-def sft(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
-        phase: Optional[str] = typer.Option(None, "--phase", help="one phase by name (default: all, in order)"),
-        device: Optional[str] = _DEVICE, as_json: bool = _JSON) -> None:
-    """Stage 3: SFT with TRL + LoRA (assistant-only loss), phase by phase."""
-    _show(_pipeline(config, run_dir, device).sft(phase, force=force), as_json)
-
-
-@app.command()
-def mine(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
-         as_json: bool = _JSON) -> None:
-    """Stage 4: run the tuned student on the training set, correct its mistakes into preference pairs."""
-    _show(_pipeline(config, run_dir).mine(force=force), as_json)
-
-
-@app.command()
-def dpo(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
-        device: Optional[str] = _DEVICE, as_json: bool = _JSON) -> None:
-    """Stage 5: DPO with TRL on the mined pairs, continuing the SFT adapter."""
-    _show(_pipeline(config, run_dir, device).dpo(force=force), as_json)
-
-
-@app.command()
-def export(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
-           merge: bool = typer.Option(False, "--merge", help="also write base + adapter merged as a HF folder"),
-           as_json: bool = _JSON) -> None:
-    """Stage 6: the manifest that makes the run folder a model spec (--model path/to/run)."""
-    p = _pipeline(config, run_dir)
-    if merge:
-        p.cfg.export.merge = True
-    _show(p.export(force=force or merge), as_json)
-
-
-@app.command("eval")
-def evaluate(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, force: bool = _FORCE,
-             variants: Optional[str] = typer.Option(None, "--variants", help="e.g. 'base,thought,stepwise,dpo'"),
-             as_json: bool = _JSON) -> None:
-    """Score base and each stage's adapter through the program on the held-back split."""
-    chosen = [v.strip() for v in variants.split(",")] if variants else None
-    _show(_pipeline(config, run_dir).evaluate(chosen, force=force), as_json)
+for _st in PIPELINE:
+    _stage_command(_st)
 
 
 @app.command()

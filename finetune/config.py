@@ -1,7 +1,8 @@
 """The run configuration: pydantic models, validated on creation, loaded from TOML.
 
 Every stage reads its own table. ``[sft.trl]`` and ``[dpo.trl]`` are passed through to TRL's ``SFTConfig`` and
-``DPOConfig`` (so the same file scales to GPUs with ``accelerate``), ``[sft.lora]`` to PEFT's ``LoraConfig``.
+``DPOConfig`` (so the same file scales to GPUs with ``accelerate``) and checked against their fields when the
+config is built (:mod:`logreasoner.finetune.trl_fields`); ``[sft.lora]`` goes to PEFT's ``LoraConfig``.
 
 A minimal ``finetune.toml``::
 
@@ -246,69 +247,21 @@ class FinetuneConfig(_Strict):
     def _expand(cls, v: Path) -> Path:
         return Path(v).expanduser()
 
-
-def _type_ok(value: Any, annotation: Any) -> bool:
-    """Whether a TOML value fits a TRL config field's annotation (the simple types TOML can carry)."""
-    import types
-    import typing
-
-    if annotation is Any or isinstance(annotation, str):
-        return True
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, a) for a in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple))
-    if origin is dict:
-        return isinstance(value, dict)
-    if origin is typing.Literal:
-        return value in typing.get_args(annotation)
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation is str:
-        return isinstance(value, str)
-    if isinstance(annotation, type):
-        if issubclass(annotation, str):  # str enums (SchedulerType, ...) take their string values
-            return isinstance(value, str)
-        return isinstance(value, annotation) or isinstance(value, (str, int, float, bool, list, dict))
-    return True
+    @model_validator(mode="after")
+    def _trl_tables(self) -> "FinetuneConfig":
+        check_trl_tables(self)  # raises ConfigError, which pydantic passes through as it is
+        return self
 
 
 def check_trl_tables(cfg: "FinetuneConfig") -> None:
-    """``[sft.trl]`` (and each phase's ``trl``) against TRL's ``SFTConfig``, ``[dpo.trl]`` against ``DPOConfig``:
-    unknown keys and values of the wrong type fail at load, naming the key, not when the stage starts."""
-    try:
-        import dataclasses
-        import typing
+    """``[sft.trl]`` (and each phase's ``trl``) against TRL's ``SFTConfig``, ``[dpo.trl]`` against ``DPOConfig``
+    (a :class:`FinetuneConfig` checks itself when it is built; without TRL installed there is nothing to check)."""
+    from logreasoner.finetune.trl_fields import check_trl_table
 
-        from trl import DPOConfig, SFTConfig
-    except ImportError:  # the finetune extra is not installed: the stages say so when they run
-        return
-    tables = [("sft.trl", SFTConfig, cfg.sft.trl)] + [(f"sft.phases[{p.name}].trl", SFTConfig, p.trl)
-                                                      for p in cfg.sft.phases] + [("dpo.trl", DPOConfig, cfg.dpo.trl)]
-    for where, cls, table in tables:
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        try:
-            hints = typing.get_type_hints(cls)
-        except Exception:  # unresolvable annotations: check names only
-            hints = {}
-        for key, value in (table or {}).items():
-            if key not in fields:
-                import difflib
-
-                near = difflib.get_close_matches(key, fields, n=1)
-                raise ConfigError(f"[{where}] has no setting {key!r} in TRL's {cls.__name__}",
-                                  f"did you mean {near[0]!r}?" if near else f"see trl.{cls.__name__} for its fields")
-            ann = hints.get(key, fields[key].type)
-            if not _type_ok(value, ann):
-                raise ConfigError(f"[{where}] {key} = {value!r} is not a valid {cls.__name__}.{key} ({ann})",
-                                  "fix the value's type in the config file")
+    check_trl_table("sft.trl", "SFTConfig", cfg.sft.trl)
+    for p in cfg.sft.phases:
+        check_trl_table(f"sft.phases[{p.name}].trl", "SFTConfig", p.trl)
+    check_trl_table("dpo.trl", "DPOConfig", cfg.dpo.trl)
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> FinetuneConfig:
@@ -338,7 +291,6 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> FinetuneCon
         where = ".".join(str(x) for x in first["loc"])
         raise ConfigError(f"invalid finetune config at {where or 'top level'}: {first['msg']}",
                           "see logreasoner.finetune.config for the fields and their meaning") from None
-    check_trl_tables(cfg)
     if not cfg.run_dir.is_absolute():
         cfg.run_dir = (base / cfg.run_dir).resolve()
     for d in cfg.datasets:

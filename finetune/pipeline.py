@@ -1,7 +1,9 @@
 """The whole run, stage by stage: traces -> sft-data -> sft (thought, stepwise) -> mine -> dpo -> export
-[-> eval]. Each stage is a function of the config (plus optional in-memory examples and LMs for Python callers),
-writes its artefacts under ``run_dir`` and records itself in ``state.json``; a finished stage is skipped when
-its configuration has not changed (``force=True`` reruns it and invalidates the stages after it).
+[-> eval], as declared in :mod:`logreasoner.finetune.stages`. Each stage is a method here, a function of the config
+(plus optional in-memory examples and LMs for Python callers); it writes its artefacts under its declared folder
+of ``run_dir`` and records itself in ``state.json``. A finished stage is skipped while its key (its config sections
+and the finish times of the stages it reads) is unchanged; ``force=True`` reruns it, and so makes the stages
+after it stale.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from tqdm.auto import tqdm
 from logreasoner.errors import ConfigError
 from logreasoner.finetune.config import FinetuneConfig
 from logreasoner.finetune.data import example_id, load_examples
+from logreasoner.finetune.stages import PIPELINE, STAGES, Stage, section, stage
 from logreasoner.finetune.state import RunState, config_hash
 
 __all__ = ["Pipeline", "STAGES", "run_pipeline"]
 
-STAGES = ("traces", "sft-data", "sft", "mine", "dpo", "export", "eval")
+SFT, DPO, EXPORT = stage("sft"), stage("dpo"), stage("export")
 
 
 def _dump(model: Any) -> Any:
@@ -58,21 +61,43 @@ class Pipeline:
                           for ex in load_examples(d, "test", seed=self.cfg.seed, limit=d.test_limit)]
         return self._test
 
-    def _hash(self, *parts: Any) -> str:
-        return config_hash([_dump(p) for p in parts])
+    def out_dir(self, name: str, part: str | None = None) -> Path:
+        """A stage's declared output folder (one part's, for a per-part stage)."""
+        return self.run_dir / stage(name).folder(part)
 
-    def _stage(self, name: str, chash: str, force: bool, fn: Callable[[dict], None],
-               checkpoints: Path | None = None) -> dict:
+    def _finished(self, key: str | None) -> str | None:
+        return (self.state.stage(key) or {}).get("finished") if key else None
+
+    def _input_key(self, st: Stage, name: str, prior: str | None) -> str | None:
+        """The state entry behind one input of ``st``: a per-part stage read by a later one is its last part;
+        read by itself, the part ``prior`` it continues from (None: it starts afresh)."""
+        src = stage(name)
+        if src is st:
+            return st.key(prior) if prior else None
+        return src.key(src.parts(self.cfg)[-1]) if src.per else src.key()
+
+    def _key(self, st: Stage, *extra: Any, part_cfg: Any = None, prior: str | None = None,
+             reads: list[Any] | None = None) -> str:
+        """A stage's key: the part's own settings (an SFT phase), the stage's config sections, the finish times
+        of the stages it reads (or ``reads``, what a stage that picks its input hashes instead), then ``extra``
+        (what else decides its result, e.g. the example ids)."""
+        if reads is None:
+            reads = [self._finished(self._input_key(st, n, prior)) for n in st.inputs]
+        head = [part_cfg] if part_cfg is not None else []
+        return config_hash([_dump(p) for p in (*head, *st.sections(self.cfg), *reads, *extra)])
+
+    def _stage(self, st: Stage, part: str | None, chash: str, force: bool, fn: Callable[[dict], None]) -> dict:
+        name = st.key(part)
         if not force and self.state.done(name, chash):
             return self.state.stage(name)["outputs"]
-        if checkpoints is not None:
+        if st.checkpoints:
             # a stage killed mid-way resumes from its last checkpoint; one whose configuration changed (or is
             # forced) starts again, so stale checkpoints must not be picked up
             prev = self.state.stage(name) or {}
             if force or prev.get("config_hash") != chash or prev.get("status") == "done":
                 import shutil
 
-                shutil.rmtree(checkpoints, ignore_errors=True)
+                shutil.rmtree(self.out_dir(st.name, part) / "trainer", ignore_errors=True)
         with self.state.running(name, chash) as out:
             fn(out)
         return out
@@ -82,7 +107,7 @@ class Pipeline:
         return self.cfg.sft.phases
 
     def phase_adapter(self, phase: str) -> Path:
-        return self.run_dir / f"sft-{phase}" / "adapter"
+        return self.out_dir("sft", phase) / "adapter"
 
     def last_sft_adapter(self) -> Path:
         if not self.phases:
@@ -92,16 +117,23 @@ class Pipeline:
     def dpo_is_current(self) -> bool:
         """The DPO adapter exists and was trained after the last SFT phase finished (an SFT phase run again
         leaves the older DPO adapter stale until mine and dpo run again)."""
-        dpo = self.state.stage("dpo")
+        dpo = self.state.stage(DPO.key())
         if not dpo or dpo.get("status") != "done" or dpo["outputs"].get("skipped"):
             return False
-        sft = self.state.stage(f"sft:{self.phases[-1].name}") or {}
+        sft = self.state.stage(SFT.key(self.phases[-1].name)) or {}
         return sft.get("status") == "done" and str(dpo.get("started", "")) >= str(sft.get("finished", ""))
 
-    def final_adapter(self) -> tuple[Path, str]:
+    def _final(self) -> tuple[Stage, str | None]:
+        """The stage (and part) whose adapter is the run's result: DPO when current, else the last SFT phase."""
         if self.dpo_is_current():
-            return self.run_dir / "dpo" / "adapter", "dpo"
-        return self.last_sft_adapter(), f"sft-{self.phases[-1].name}"
+            return DPO, None
+        self.last_sft_adapter()  # says what to do when there is no SFT phase
+        return SFT, self.phases[-1].name
+
+    def final_adapter(self) -> tuple[Path, str]:
+        """The final adapter and the folder it lives in (``dpo``, ``sft-<last phase>``)."""
+        st, part = self._final()
+        return self.out_dir(st.name, part) / "adapter", st.folder(part)
 
     def _lms(self, adapter: Path | None, max_tokens: int | None, backend: str) -> tuple[Any, Any]:
         from logreasoner.finetune.models import student_lm
@@ -118,8 +150,9 @@ class Pipeline:
     def traces(self, force: bool = False) -> dict:
         from logreasoner.finetune.traces import generate_traces, save_traces
 
+        st = stage("traces")
         exs = self.train_examples()
-        chash = self._hash(self.cfg.teacher, self.cfg.program, sorted(example_id(e) for e in exs))
+        chash = self._key(st, sorted(example_id(e) for e in exs))
 
         def run(out: dict) -> None:
             bar = self._bar(len(exs) * (2 if self.cfg.teacher.kind == "both" else 1), "traces")
@@ -128,31 +161,31 @@ class Pipeline:
             bar.close()
             if not traces:
                 raise ConfigError("the teacher wrote no usable trace", "check the teacher model and the data")
-            save_traces(traces, self.run_dir / "traces" / "traces.jsonl")
+            save_traces(traces, self.out_dir(st.name) / "traces.jsonl")
             out.update(examples=len(exs), traces=len(traces),
                        hinted=sum(t.hinted for t in traces),
                        by_source={s: sum(t.source == s for t in traces) for s in sorted({t.source for t in traces})},
                        by_task={k: sum(t.task == k for t in traces) for k in sorted({t.task for t in traces})},
                        examples_without_trace=len(exs) - len({t.example_id for t in traces}))
-        return self._stage("traces", chash, force, run)
+        return self._stage(st, None, chash, force, run)
 
     def sft_data(self, force: bool = False) -> dict:
         from logreasoner.finetune.sft_data import build_sft_datasets
         from logreasoner.finetune.student import load_student_tokenizer
         from logreasoner.finetune.traces import load_traces
 
-        prev = self.state.stage("traces") or {}
-        chash = self._hash(self.cfg.sft_data, self.cfg.program, self.cfg.student, prev.get("finished"))
+        st = stage("sft-data")
+        chash = self._key(st)
 
         def run(out: dict) -> None:
-            traces = load_traces(self.run_dir / "traces" / "traces.jsonl")
+            traces = load_traces(self.out_dir("traces") / "traces.jsonl")
             tok = load_student_tokenizer(self.cfg.student)
             d = self.cfg.sft_data
-            out.update(build_sft_datasets(traces, self.run_dir / "data", program_cfg=self.cfg.program,
+            out.update(build_sft_datasets(traces, self.out_dir(st.name), program_cfg=self.cfg.program,
                                           select=d.select, theta=d.theta, hinted_quality=d.hinted_quality,
                                           tokenizer=tok, max_tokens=d.max_tokens, kinds=tuple(d.kinds),
                                           select_by=d.select_by))
-        return self._stage("sft-data", chash, force, run)
+        return self._stage(st, None, chash, force, run)
 
     def sft(self, phase: str | None = None, force: bool = False) -> dict:
         """Train one phase (by name) or every phase in order."""
@@ -160,32 +193,32 @@ class Pipeline:
         from logreasoner.finetune.sft_data import load_sft_dataset
 
         results = {}
-        prev_adapter: Path | None = None
-        data_stamp = (self.state.stage("sft-data") or {}).get("finished")
+        previous: str | None = None
         for ph in self.phases:
-            if ph.continue_from == "previous":
-                init = prev_adapter
-            elif ph.continue_from:
-                init = Path(ph.continue_from) if Path(ph.continue_from).exists() else self.phase_adapter(ph.continue_from)
-            else:
-                init = None
-            prev_adapter = self.phase_adapter(ph.name)
+            # the adapter this phase continues: the previous phase's, another phase's (by name), a folder, or none
+            prior = previous if ph.continue_from == "previous" else None
+            init = self.phase_adapter(prior) if prior else None
+            if ph.continue_from and ph.continue_from != "previous":
+                if Path(ph.continue_from).exists():
+                    init = Path(ph.continue_from)
+                else:
+                    prior = ph.continue_from
+                    init = self.phase_adapter(prior)
+            previous = ph.name
             if phase is not None and ph.name != phase:
                 continue
-            init_stamp = (self.state.stage(f"sft:{init.parent.name[4:]}") or {}).get("finished") if init else None
-            chash = self._hash(ph, self.cfg.sft.lora, self.cfg.sft.trl, self.cfg.student, data_stamp, init_stamp)
+            chash = self._key(SFT, part_cfg=ph, prior=prior)
 
             def run(out: dict, ph=ph, init=init) -> None:
                 if init is not None and not (init / "adapter_config.json").is_file():
                     raise ConfigError(f"SFT phase {ph.name!r} continues from {init}, which does not exist",
                                       "run the earlier phase first")
-                ds = load_sft_dataset(self.run_dir / "data", list(ph.data))
-                out.update(train_sft(ds, self.run_dir / f"sft-{ph.name}", student=self.cfg.student,
+                ds = load_sft_dataset(self.out_dir("sft-data"), list(ph.data))
+                out.update(train_sft(ds, self.out_dir(SFT.name, ph.name), student=self.cfg.student,
                                      init_adapter=init, lora=self.cfg.sft.lora, trl=self.cfg.sft.trl,
                                      phase_trl=ph.trl, threads=self.cfg.threads, device=self.cfg.device,
                                      save_steps=self.cfg.save_steps))
-            results[ph.name] = self._stage(f"sft:{ph.name}", chash, force, run,
-                                           checkpoints=self.run_dir / f"sft-{ph.name}" / "trainer")
+            results[ph.name] = self._stage(SFT, ph.name, chash, force, run)
         if phase is not None and phase not in results:
             raise ConfigError(f"no SFT phase named {phase!r}", f"choose one of: {', '.join(p.name for p in self.phases)}")
         return results
@@ -195,7 +228,7 @@ class Pipeline:
         import json as _json
 
         ids: set[str] = set()
-        for f in (self.run_dir / "data").glob("*.jsonl"):
+        for f in self.out_dir("sft-data").glob("*.jsonl"):
             with f.open(encoding="utf-8") as fh:
                 for line in fh:
                     try:
@@ -222,11 +255,10 @@ class Pipeline:
     def mine(self, force: bool = False) -> dict:
         from logreasoner.finetune.mining import mine_pairs, save_jsonl
 
-        m = self.cfg.mine
+        st, m = stage("mine"), self.cfg.mine
         adapter = self.last_sft_adapter()
-        sft_stamp = (self.state.stage(f"sft:{self.phases[-1].name}") or {}).get("finished")
         exs = self.mine_examples()
-        chash = self._hash(m, self.cfg.program, sft_stamp, sorted(example_id(e) for e in exs))
+        chash = self._key(st, sorted(example_id(e) for e in exs))
 
         def run(out: dict) -> None:
             if not (adapter / "adapter_config.json").is_file():
@@ -241,7 +273,7 @@ class Pipeline:
 
                 corrector, mode = load_lm(m.corrector, api_base=m.api_base), "lm"
             bar = self._bar(len(exs), "mine" + (f" (stops at {m.max_pairs} pairs)" if m.max_pairs else ""))
-            partial = self.run_dir / "mine" / f"partial.{chash[:12]}.jsonl"
+            partial = self.out_dir(st.name) / f"partial.{chash[:12]}.jsonl"
             if force and partial.is_file():
                 partial.unlink()
             pairs, records = mine_pairs(exs, student_lm=planner_lm, step_lm=step_lm, corrector_lm=corrector,
@@ -253,8 +285,8 @@ class Pipeline:
                                         max_pairs_per_task=m.max_pairs_per_task,
                                         max_pairs_per_answer=m.max_pairs_per_answer, checkpoint=partial)
             bar.close()
-            save_jsonl(pairs, self.run_dir / "mine" / "pairs.jsonl")
-            save_jsonl(records, self.run_dir / "mine" / "records.jsonl")
+            save_jsonl(pairs, self.out_dir(st.name) / "pairs.jsonl")
+            save_jsonl(records, self.out_dir(st.name) / "records.jsonl")
             wrong = [r for r in records if r.get("wrong", r["score"] < self.cfg.teacher.min_score)]
             by_task: dict[str, dict] = {}
             for r in records:
@@ -269,17 +301,16 @@ class Pipeline:
                        pairs_by_corrector={k: sum(p.get("corrected_by") == k for p in pairs)
                                            for k in sorted({p.get("corrected_by") for p in pairs})},
                        train_score=round(sum(r["score"] for r in records) / max(1, len(records)), 4))
-        return self._stage("mine", chash, force, run)
+        return self._stage(st, None, chash, force, run)
 
     def dpo(self, force: bool = False) -> dict:
         from logreasoner.finetune.dpo import pairs_dataset, train_dpo
         from logreasoner.finetune.mining import load_jsonl
 
-        mine_stamp = (self.state.stage("mine") or {}).get("finished")
-        chash = self._hash(self.cfg.dpo, self.cfg.student, mine_stamp)
+        chash = self._key(DPO)
 
         def run(out: dict) -> None:
-            path = self.run_dir / "mine" / "pairs.jsonl"
+            path = self.out_dir("mine") / "pairs.jsonl"
             if not path.is_file():
                 raise ConfigError(f"no pairs at {path}", "run the 'mine' stage first")
             pairs = load_jsonl(path)
@@ -287,26 +318,30 @@ class Pipeline:
                 out.update(skipped=True, pairs=len(pairs),
                            reason=f"{len(pairs)} pairs < dpo.min_pairs={self.cfg.dpo.min_pairs}")
                 return
-            out.update(train_dpo(pairs_dataset(pairs), self.run_dir / "dpo", sft_adapter=self.last_sft_adapter(),
+            out.update(train_dpo(pairs_dataset(pairs), self.out_dir(DPO.name), sft_adapter=self.last_sft_adapter(),
                                  student=self.cfg.student, trl=self.cfg.dpo.trl, threads=self.cfg.threads,
                                  measure=self.cfg.dpo.measure_margin, device=self.cfg.device,
                                  save_steps=self.cfg.save_steps))
-        return self._stage("dpo", chash, force, run, checkpoints=self.run_dir / "dpo" / "trainer")
+        return self._stage(DPO, None, chash, force, run)
 
-    def export(self, force: bool = False) -> dict:
+    def export(self, force: bool = False, merge: bool = False) -> dict:
+        """Write the manifest (``merge=True`` also writes base + adapter merged, and reruns the stage)."""
         from logreasoner.finetune.export import export_run
 
-        adapter, stage = self.final_adapter()
-        stamp = (self.state.stage(stage.replace("sft-", "sft:")) or {}).get("finished")
-        chash = self._hash(self.cfg.export, stage, stamp)
+        if merge:
+            self.cfg.export.merge, force = True, True
+        final, part = self._final()
+        adapter, label = self.out_dir(final.name, part) / "adapter", final.folder(part)
+        # export picks its input at run time: the chosen stage's folder name and finish time are in its key
+        chash = self._key(EXPORT, reads=[label, self._finished(final.key(part))])
 
         def run(out: dict) -> None:
             tasks = sorted({e.get("task") for e in self.train_examples()})
-            out.update(export_run(self.run_dir, adapter, student=self.cfg.student, program=_dump(self.cfg.program),
-                                  tasks=tasks, stage=stage, gguf=self.cfg.export.gguf_adapter,
-                                  merge=self.cfg.export.merge))
-            out["stage"] = stage
-        return self._stage("export", chash, force, run)
+            out.update(export_run(self.out_dir(EXPORT.name), adapter, student=self.cfg.student,
+                                  program=_dump(self.cfg.program), tasks=tasks, stage=label,
+                                  gguf=self.cfg.export.gguf_adapter, merge=self.cfg.export.merge))
+            out["stage"] = label
+        return self._stage(EXPORT, None, chash, force, run)
 
     def stage_model(self, variant: str) -> str:
         """A model spec for one stage's student: ``base``, or a stage folder (``thought``/``stepwise``/``dpo``)
@@ -328,19 +363,21 @@ class Pipeline:
         return str(adapter.parent)
 
     def variant_adapter(self, variant: str) -> Path | None:
+        """The adapter scored as ``variant``: none for ``base``, the DPO adapter, the exported (``final``) one, or
+        an SFT phase's."""
         if variant == "base":
             return None
         if variant == "dpo":
-            return self.run_dir / "dpo" / "adapter"
+            return self.out_dir(DPO.name) / "adapter"
         if variant == "final":
-            return self.run_dir / "adapter"
+            return self.out_dir(EXPORT.name) / "adapter"
         return self.phase_adapter(variant)
 
     def evaluate(self, variants: list[str] | None = None, force: bool = False) -> dict:
         from logreasoner.finetune.evaluate import evaluate_program
         from logreasoner.finetune.mining import save_jsonl
 
-        e = self.cfg.eval
+        st, e = stage("eval"), self.cfg.eval
         results = {}
         exs = self.test_examples()
         if not exs:
@@ -354,39 +391,37 @@ class Pipeline:
             if adapter is not None:
                 src = adapter / "adapter_model.safetensors"
                 stamp = src.stat().st_mtime if src.is_file() else None
-            chash = self._hash(e, self.cfg.program, stamp, sorted(example_id(x) for x in exs))
+            # eval picks its input per variant: the adapter file's time is in its key
+            chash = self._key(st, sorted(example_id(x) for x in exs), reads=[stamp])
 
             def run(out: dict, variant=variant, adapter=adapter, chash=chash) -> None:
                 a, b = self._lms(adapter, e.max_tokens, e.backend)
                 bar = self._bar(len(exs), f"eval {variant}")
                 # per-example checkpoint, keyed by the stage's hash so a changed config never reuses old rows
-                partial = self.run_dir / "eval" / f"{variant}.{chash[:12]}.partial.jsonl"
+                partial = self.out_dir(st.name) / f"{variant}.{chash[:12]}.partial.jsonl"
                 if force and partial.is_file():
                     partial.unlink()
                 res = evaluate_program(exs, planner_lm=a, step_lm=b, program_cfg=self.cfg.program, progress=bar,
                                        checkpoint=partial)
                 bar.close()
-                save_jsonl(res["rows"], self.run_dir / "eval" / f"{variant}.jsonl")
+                save_jsonl(res["rows"], self.out_dir(st.name) / f"{variant}.jsonl")
                 partial.unlink(missing_ok=True)
                 out.update(res["per_task"])
-            results[variant] = self._stage(f"eval:{variant}", chash, force, run)
+            results[variant] = self._stage(st, variant, chash, force, run)
         return results
 
     # ---------------------------------------------------------------------------------------------- all
     def run(self, stages: list[str] | None = None, force: bool = False) -> dict:
+        """The chosen stages (default: every stage its config enables) in declared order."""
         chosen = list(stages or STAGES)
         unknown = [s for s in chosen if s not in STAGES]
         if unknown:
             raise ConfigError(f"unknown stage(s) {unknown}", f"choose from: {', '.join(STAGES)}")
         out = {}
-        for s in STAGES:
-            if s not in chosen:
+        for st in PIPELINE:
+            if st.name not in chosen or (stages is None and st.enabled and not section(self.cfg, st.enabled)):
                 continue
-            if s == "eval" and not self.cfg.eval.enabled and stages is None:
-                continue
-            fn = {"traces": self.traces, "sft-data": self.sft_data, "sft": self.sft, "mine": self.mine,
-                  "dpo": self.dpo, "export": self.export, "eval": self.evaluate}[s]
-            out[s] = fn(force=force)
+            out[st.name] = getattr(self, st.run)(force=force)
         return out
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from logreasoner.finetune.cli import app
 
 
-def test_traces_stage_from_toml_and_status(tmp_path):
+def _config(tmp_path):
     rows = [{"log": f"node-{i} machine check interrupt failed" if i % 2 else f"node-{i} generating core",
              "answer": "abnormal" if i % 2 else "normal"} for i in range(40)]
     data = tmp_path / "lines.jsonl"
@@ -17,6 +17,11 @@ def test_traces_stage_from_toml_and_status(tmp_path):
     cfg = tmp_path / "ft.toml"
     cfg.write_text('run_dir = "run"\n[[datasets]]\npath = "lines.jsonl"\ntask = "anomaly"\ntrain_limit = 6\n'
                    '[program]\nretriever = "builtin"\n[teacher]\nkind = "expert"\n')
+    return cfg
+
+
+def test_traces_stage_from_toml_and_status(tmp_path):
+    cfg = _config(tmp_path)
     runner = CliRunner()
     first = runner.invoke(app, ["traces", "--config", str(cfg), "--json"])
     assert first.exit_code == 0, first.output
@@ -38,3 +43,17 @@ def test_missing_config_is_a_one_line_error(tmp_path):
 
     result = CliRunner().invoke(app, ["traces", "--config", str(tmp_path / "nope.toml")])
     assert result.exit_code != 0 and isinstance(result.exception, ConfigError)
+
+
+def test_run_resumes_the_chosen_stages(tmp_path):
+    cfg = _config(tmp_path)
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", "--config", str(cfg), "--stages", "traces"])
+    assert first.exit_code == 0, first.output
+    assert "traces: examples=6, traces=6" in first.output and "run folder:" in first.output
+    stamp = json.loads((tmp_path / "run" / "state.json").read_text())["stages"]["traces"]["finished"]
+    again = runner.invoke(app, ["run", "--config", str(cfg), "--stages", "traces"])
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["stages"]["traces"]["finished"] == stamp
+    bad = runner.invoke(app, ["run", "--config", str(cfg), "--stages", "traces,distil"])
+    assert bad.exit_code != 0 and "unknown stage" in str(bad.exception)
