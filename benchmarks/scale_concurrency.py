@@ -21,7 +21,11 @@ def main() -> None:
     ap.add_argument("--bounds", default="1,4,8,16,32")
     args = ap.parse_args()
     from logreasoner.scale import ReasonItem, TemplateReasoner
-    from logreasoner.scale.fake import counting_lm
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "scale"))  # the test fake
+    from scale_fakes import counting_lm
 
     items = [ReasonItem(f"template {i} <NUM>", f"2024-01-01 00:00:00 INFO event {i} happened") for i in range(args.templates)]
     print(f"{args.templates} templates, {args.latency * 1000:.0f} ms per request; load average "

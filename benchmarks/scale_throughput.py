@@ -10,7 +10,7 @@ subprocess so its peak memory (getrusage max RSS) is its own; the load average i
     python benchmarks/scale_throughput.py local --system HDFS          # the real embedded model, end to end
     python benchmarks/scale_throughput.py mining /tmp/scale_1m.log     # pass one: stock toolkit path vs this layer
 
-The counting model (logreasoner.scale.fake) answers instantly and counts requests, so these figures are the
+The counting model (tests/scale/scale_fakes.py) answers instantly and counts requests, so these figures are the
 layer's own cost; ``local`` adds the real model's. Needs ../shared/data/loghub-2k for loghub/local.
 """
 
@@ -47,7 +47,11 @@ def measure(path: str, *, model: str, program: str, window: int | None, split: b
     from logreasoner.scale import AnswerCache, SessionSpec, scan_log
 
     if model == "counting":
-        from logreasoner.scale.fake import counting_lm
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "scale"))  # the test fake
+        from scale_fakes import counting_lm
 
         lm = counting_lm()
     else:

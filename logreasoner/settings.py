@@ -24,10 +24,6 @@ class Settings(BaseSettings):
     model: str = Field("local", description="Default model spec (see logreasoner.lm.load_lm).")
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Models, thought store, answer cache.")
     threads: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)), ge=1, le=256)
-    max_line_chars: int = Field(2000, ge=80, description="Longer log lines are truncated with a marker.")
-    max_templates_in_prompt: int = Field(40, ge=1, le=2000)
-    context_tokens: int = Field(8192, ge=512)
-    seed: int = 0
     embeddings: bool | None = Field(
         None, description="Hybrid retrieval with sentence embeddings: None = when installed, False = lexical only.")
 

@@ -236,10 +236,12 @@ def _iter_stream(f: BinaryIO, source: str, stats: ReadStats, max_line_chars: int
 
 
 def _iter_utf8(buffered: io.BufferedReader, source: str, stats: ReadStats, max_line_chars: int) -> Iterator[LogLine]:
+    """The hot loop: each line is decoded strictly first (no per-character scan) and cut only when too long."""
     limit = max(max_line_chars * 4 + 4, 1024)  # bytes: up to 4 per char in UTF-8
+    readline = buffered.readline
     number = 0
     while True:
-        raw = buffered.readline(limit)
+        raw = readline(limit)
         if not raw:
             break
         stats.bytes_read += len(raw)
@@ -247,7 +249,7 @@ def _iter_utf8(buffered: io.BufferedReader, source: str, stats: ReadStats, max_l
         if not raw.endswith(b"\n") and len(raw) >= limit:
             # a huge line: keep its head, skip (and count) the rest without holding it in memory
             while True:
-                more = buffered.readline(1 << 20)
+                more = readline(1 << 20)
                 if not more:
                     break
                 stats.bytes_read += len(more)
@@ -257,7 +259,9 @@ def _iter_utf8(buffered: io.BufferedReader, source: str, stats: ReadStats, max_l
         number += 1
         text = _decode(raw.rstrip(b"\r\n"), stats, "utf-8")
         stats.lines += 1
-        yield LogLine(source, number, _cut(text, max_line_chars, stats, extra=overflow))
+        if overflow or len(text) > max_line_chars:
+            text = _cut(text, max_line_chars, stats, extra=overflow)
+        yield LogLine(source, number, text)
 
 
 def _iter_utf16(buffered: io.BufferedReader, source: str, stats: ReadStats, max_line_chars: int) -> Iterator[LogLine]:

@@ -113,6 +113,9 @@ def scan(
     con.print("answers: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report.counts.items())))
     if report.errors:
         con.print(f"[red]{report.errors} calls raised[/red]: {report.error_samples[0]}")
+    if report.skipped_sources:
+        con.print(f"[yellow]skipped {len(report.skipped_sources)} unreadable file(s)[/yellow]: "
+                  f"{report.skipped_sources[0]}")
     if report.out:
         con.print(f"results: {report.out}")
 

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Literal
 from pydantic import BaseModel, Field
 
 from logreasoner.errors import InputError
+from logreasoner.logs.reader import iter_lines, no_lines_error
 from logreasoner.scale.cache import AnswerCache
 from logreasoner.scale.config import ScaleSettings, get_scale_settings
 from logreasoner.scale.reasoner import Answer, ReasonItem, TemplateReasoner
@@ -55,6 +56,8 @@ class ScanReport(BaseModel):
     failed: int = 0
     errors: int = 0
     error_samples: list[str] = Field(default_factory=list)
+    skipped_sources: list[str] = Field(default_factory=list, description="unreadable files in a folder or glob, "
+                                                                         "skipped: '<file>: <why>'")
     workers: int = 1
     max_in_flight: int = 0
     mining_seconds: float
@@ -97,6 +100,17 @@ def pattern_items(scan: ScanResult) -> Iterator[tuple[int, ReasonItem]]:
             if i.examples[0] not in seen or mode == "sequence":
                 seen.append(i.examples[0])
         yield p.id, ReasonItem(ident, _render_lines(seen))
+
+
+def _scanned_texts(sources: list[str], max_line_chars: int) -> Iterator[str]:
+    """The text of every line the scan saw, read again. A file found in a folder that broke mid-way (a corrupt
+    ``.gz``) gave the scan its lines up to the damage; reading it again ends there too."""
+    for source in sources:
+        try:
+            for line in iter_lines(source, max_line_chars=max_line_chars):
+                yield line.text
+        except InputError:
+            continue
 
 
 def _answer_fields(task: Any, a: Answer) -> dict:
@@ -144,16 +158,14 @@ def write_results(scan: ScanResult, answers_by_id: dict[int, Answer], task: Any,
     srcs = [json.dumps(s, ensure_ascii=False) for s in scan.sources]
     texts = None
     if with_text:
-        from logreasoner.scale.reading import iter_lines_fast
-
         if "-" in scan.sources:
             raise InputError("--text cannot re-read standard input", "write the log to a file first")
-        texts = iter_lines_fast(scan.sources, max_line_chars=get_scale_settings().max_line_chars)
+        texts = _scanned_texts(scan.sources, get_scale_settings().max_line_chars)
     write = out.write
     for tid, info in scan.templates.items():
         counts[values[tid]] = counts.get(values[tid], 0) + info.count
     for src, number, tid in (scan.spool or ()):
-        text = next(texts).text if texts is not None else None
+        text = next(texts) if texts is not None else None
         if only is not None and values[tid] != only:
             continue
         if text is None:
@@ -215,8 +227,7 @@ def scan_log(
                        progress=lambda n: say("mining", n, None))
     try:
         if scan.lines == 0:
-            raise InputError(f"{', '.join(scan.sources) or 'the input'} holds no log lines",
-                             "pass a log with at least one line")
+            raise no_lines_error(scan.stats)  # names the files, and any skipped as unreadable
         if isinstance(model, str):
             from logreasoner.lm import load_lm
 
@@ -247,7 +258,8 @@ def scan_log(
             templates=len(scan.templates), distinct_template_texts=scan.distinct_template_texts(),
             sessions=scan.sessions, patterns=len(scan.patterns), naive_calls=naive, model_calls=st.calls,
             lm_requests=st.lm_requests, cache_hits=st.cache_hits, failed=st.failed, errors=st.errors,
-            error_samples=st.error_samples, workers=st.workers, max_in_flight=st.max_in_flight,
+            error_samples=st.error_samples, skipped_sources=scan.stats.skipped_sources[:50], workers=st.workers,
+            max_in_flight=st.max_in_flight,
             mining_seconds=round(scan.seconds, 3), reasoning_seconds=round(st.seconds, 3),
             writing_seconds=round(t_end - t_written, 3), total_seconds=round(t_end - t_start, 3),
             lines_per_second=round(scan.lines / max(t_end - t_start, 1e-9), 1),

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from logreasoner.logs.reader import LogLine, ReadStats
+from logreasoner.logs.reader import LogLine, ReadStats, iter_lines
+from logreasoner.logs.templates import make_adder, make_template_miner
 from logreasoner.scale.config import ScaleSettings, get_scale_settings
-from logreasoner.scale.masking import fast_masking_active
-from logreasoner.scale.mining import make_miner
-from logreasoner.scale.reading import iter_lines_fast
 from logreasoner.scale.sessions import Session, SessionSpec, Sessionizer
 from logreasoner.scale.spool import LineSpool
 
@@ -61,7 +59,6 @@ class ScanResult:
     sessions: int = 0
     lines_without_session: int = 0
     session_spec: SessionSpec | None = None
-    fast_masking: bool = True
     spool: LineSpool | None = None
     session_spool: str | None = None
 
@@ -115,7 +112,8 @@ class StreamScanner:
     def __init__(self, *, sessions: SessionSpec | None = None, settings: ScaleSettings | None = None,
                  spool: bool = True, examples: int | None = None, sim_th: float = 0.4, depth: int = 4) -> None:
         self.settings = settings or get_scale_settings()
-        self.miner, self._add = make_miner(sim_th=sim_th, depth=depth)
+        self.miner = make_template_miner(sim_th=sim_th, depth=depth)
+        self._add = make_adder(self.miner.drain)  # Drain's add, with repeated one-token lines fixed
         self.examples = examples or self.settings.examples_per_template
         self.templates: dict[int, TemplateInfo] = {}
         self.sources: list[str] = []
@@ -187,7 +185,7 @@ class StreamScanner:
         sess_add = self.sessionizer.add if self.sessionizer is not None else None
         last_source, src = None, 0
         n = self.lines
-        for line in iter_lines_fast(sources, max_line_chars=self.settings.max_line_chars, stats=self.stats):
+        for line in iter_lines(sources, max_line_chars=self.settings.max_line_chars, stats=self.stats):
             text = line.text
             cluster = add(mask(text))
             tid = cluster.cluster_id
@@ -237,7 +235,7 @@ class StreamScanner:
             stats=self.stats, patterns=self.patterns,
             sessions=self.sessionizer.closed if self.sessionizer is not None else 0,
             lines_without_session=self.sessionizer.lines_without_session if self.sessionizer is not None else 0,
-            session_spec=self.spec, fast_masking=fast_masking_active(self.miner), spool=self.spool,
+            session_spec=self.spec, spool=self.spool,
             session_spool=self._session_path if self.sessionizer is not None else None,
         )
 

@@ -92,3 +92,38 @@ def test_streaming_does_not_load_everything(tmp_path):
 def test_text_input():
     lines = read_lines(text="a\nb\n")
     assert [ln.source for ln in lines] == ["<text>", "<text>"]
+
+
+def _read_all(path, **kw):
+    stats = ReadStats()
+    lines = [(ln.number, ln.text) for ln in iter_lines(str(path), stats=stats, **kw)]
+    return lines, {k: v for k, v in vars(stats).items() if k not in ("sources", "skipped_sources")}
+
+
+def test_tricky_bytes_lines_and_stats(tmp_path):
+    """BOM, CRLF, bad bytes, an encoded surrogate, blank lines, a long line and no final newline, at once."""
+    p = tmp_path / "tricky.log"
+    p.write_bytes(
+        b"\xef\xbb\xbffirst line after a BOM\r\n"
+        b"bad bytes \xff\xfe here and \xed\xa0\x80 a surrogate\n"
+        b"\n   \n"
+        b"caf\xc3\xa9 ok\n"
+        + b"x" * 5000 + b"\n"
+        + b"no newline at the end"
+    )
+    lines, stats = _read_all(p, max_line_chars=100)
+    assert lines == [(1, "first line after a BOM"),
+                     (2, "bad bytes \ufffd\ufffd here and \ufffd\ufffd\ufffd a surrogate"), (5, "caf\u00e9 ok"),
+                     (6, "x" * 100 + TRUNCATION_MARKER.format(n=4900)), (7, "no newline at the end")]
+    assert stats == {"lines": 7, "bytes_read": 5098, "replaced_bytes": 5, "truncated_lines": 1, "skipped_lines": 2}
+
+
+def test_gzip_with_bad_bytes_and_gzip_inside_gzip(tmp_path):
+    g = tmp_path / "a.log.gz"
+    g.write_bytes(gzip.compress(b"one\ntwo \xff\nthree\n"))
+    assert _read_all(g) == ([(1, "one"), (2, "two \ufffd"), (3, "three")],
+                            {"lines": 3, "bytes_read": 16, "replaced_bytes": 1, "truncated_lines": 0,
+                             "skipped_lines": 0})
+    gg = tmp_path / "twice.gz"
+    gg.write_bytes(gzip.compress(gzip.compress(b"one\ntwo\n")))
+    assert _read_all(gg)[0] == [(1, "one"), (2, "two")]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from logreasoner.errors import ModelUnavailableError
+from scale_fakes import counting_lm
 from typer.testing import CliRunner
 
 from logreasoner.scale.cli import app
-from logreasoner.scale.fake import counting_lm
 
 runner = CliRunner()
 
@@ -65,13 +67,43 @@ def test_bad_options_raise_toolkit_errors(tmp_path, fake_model):
 def test_faster_backend_is_chosen_when_both_are_installed(monkeypatch):
     import importlib.util
 
-    import logreasoner.lm.llamacpp as llamacpp
-    from logreasoner.lm.spec import _choose_backend
+    from logreasoner.lm.engines import choose_engine
 
-    monkeypatch.setattr(llamacpp, "llama_cpp_available", lambda: True)
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name in ("torch", "transformers")
-                        else real(name, *a))
-    assert _choose_backend(None, None) == "llamacpp"
-    monkeypatch.setattr(llamacpp, "llama_cpp_available", lambda: False)
-    assert _choose_backend(None, None) == "hf"
+    installed = {"llama_cpp", "torch", "transformers"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name in installed else None)
+    assert choose_engine(None, None) == "llamacpp"
+    installed.discard("llama_cpp")
+    assert choose_engine(None, None) == "hf"
+    installed.clear()
+    with pytest.raises(ModelUnavailableError, match="no in-process backend"):
+        choose_engine(None, None)
+
+
+def test_a_folder_scan_skips_unreadable_files_and_says_which(tmp_path, fake_model):
+    """Files found in a folder that cannot be read are skipped and reported (the reader's contract); one that
+    breaks mid-way keeps the lines before the damage, and ``--text`` re-reads exactly those."""
+    import gzip
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    _log(folder)
+    data = bytearray(gzip.compress("".join(f"2024-01-01 00:00:00 INFO gz line {i}\n" for i in range(20_000))
+                                   .encode()))
+    for i in range(len(data) // 2, len(data) // 2 + 20):
+        data[i] ^= 0xFF
+    (folder / "0.log.gz").write_bytes(bytes(data))  # read first: the lines after it must keep their texts
+    (folder / "c.bin").write_bytes(bytes(range(256)) * 40)
+    out = tmp_path / "out.jsonl"
+    r = runner.invoke(app, ["scan", str(folder), "--program", "direct", "--no-cache", "--text", "-o", str(out),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert len(report["skipped_sources"]) == 2
+    assert any("0.log.gz" in s for s in report["skipped_sources"]) and any("c.bin" in s for s in
+                                                                           report["skipped_sources"])
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    log_rows = [x for x in rows if x["source"].endswith("a.log")]
+    assert len(rows) == report["lines"] > len(log_rows) == 200
+    assert all(x["text"].endswith(f" {x['line'] - 1}") for x in log_rows)
+    r2 = runner.invoke(app, ["scan", str(folder), "--program", "direct", "--no-cache"])
+    assert r2.exit_code == 0 and "skipped 2 unreadable file(s)" in r2.stdout

@@ -6,9 +6,9 @@ import json
 import sqlite3
 
 import pytest
+from scale_fakes import CountingEngine, counting_lm
 
 from logreasoner.scale import AnswerCache, ReasonItem, SessionSpec, TemplateReasoner, scan_log
-from logreasoner.scale.fake import CountingEngine, counting_lm
 
 
 def _log(path, lines):

@@ -1,4 +1,4 @@
-"""A counting stand-in model for tests and benchmarks: answers any JSON-schema request, counts every call.
+"""A counting stand-in model for the scale tests: answers any JSON-schema request, counts every call.
 
 ``counting_lm()`` gives a ``dspy.LM`` whose engine fills the requested schema with a valid minimal value
 (for an anomaly verdict: ``abnormal`` when the log data holds a severity word, else ``normal``), counts calls,
