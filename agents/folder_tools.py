@@ -15,7 +15,9 @@ from collections import Counter
 from typing import Any, Callable
 
 from logreasoner.errors import InputError
-from logreasoner.logs.excerpt import BEGIN, END, SEVERITY_RE, build_excerpt, sanitize_log_text
+from logreasoner.logs.excerpt import BEGIN, END, SEVERITY_RE, sanitize_log_text
+from logreasoner.programs.resolve import resolve_program
+from logreasoner.run import excerpt_for, run_program
 from logreasoner.logs.reader import LogLine
 from logreasoner.logs.templates import TemplateGrouper
 
@@ -214,9 +216,6 @@ class FolderTools:
     def analyze(self, path: str, question: str = "", start: int = 1, count: int = 0, task: str = "rca") -> str:
         """Run the coarse-to-fine log reasoner on one file (or `count` lines from `start`) for a task (rca,
         anomaly, interpret); returns its answer and the evidence lines as path:number text."""
-        import dspy
-
-        from logreasoner.programs.defaults import build_program
         from logreasoner.tasks import get_task
 
         if self._time_left() < self.reasoner_seconds:
@@ -228,17 +227,17 @@ class FolderTools:
                               skip_blank=True)
         if not r.lines:
             raise InputError(f"{r.path} has no lines there", "check the file and the line range")
-        excerpt = build_excerpt(r.lines, max_templates=30, max_chars=4000)
-        with dspy.context(**({"lm": self.lm} if self.lm is not None else {})):
-            program = build_program("coarse_to_fine", t, retriever=self.retriever)
-            pred = program(log=excerpt, question=str(question or ""))
+        excerpt = excerpt_for(r.lines, task=t, lm=self.lm, max_templates=30, max_chars=4000)
+        program = resolve_program("coarse_to_fine", t, retriever=self.retriever)
+        result = run_program(program, self.lm, excerpt, task=t, question=str(question or ""))
+        pred = result.prediction
         answer = pred.answer
         self.last_analysis = {
             "task": t.name,
-            "answer": answer.model_dump(mode="json") if answer is not None else None,
+            "answer": result.answer,
             "primary": t.primary(answer) if answer is not None else None,
-            "evidence": [(ln.source, ln.number) for ln in pred.evidence or []],
-            "steps": [s.model_dump() for s in pred.steps or []],
+            "evidence": [(ln.source, ln.line) for ln in result.evidence],
+            "steps": result.steps,
         }
         if answer is None:
             return f"the reasoner's output could not be parsed ({pred.format_error}); try another tool"

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from logreasoner.contracts.answers import StepResult
+from logreasoner.contracts.answers import EvidenceLine, StepResult
 from logreasoner.contracts.retrieval import ExpertPlan
 
 __all__ = [
@@ -54,14 +54,6 @@ class AnalyzeLogsInput(_Input):
         if (self.text is None) == (self.path is None):
             raise ValueError("give exactly one of 'text' (log text) or 'path' (a file under the allowed folders)")
         return self
-
-
-class EvidenceLine(BaseModel):
-    """A real log line the answer cites."""
-
-    source: str = Field(description="file (relative to its allowed folder) or '<text>'")
-    line: int = Field(description="1-based line number in the source")
-    text: str
 
 
 class InputSummary(BaseModel):

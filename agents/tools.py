@@ -11,10 +11,8 @@ and log text never goes outside it.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,12 +20,15 @@ from logreasoner.errors import InputError
 from logreasoner.logs.excerpt import SEVERITY_RE, build_excerpt
 from logreasoner.logs.reader import LogLine, read_lines
 from logreasoner.logs.templates import TemplateGrouper
+from logreasoner.programs.compiled import compiled_task
+from logreasoner.programs.kinds import PROGRAM_KINDS
+from logreasoner.programs.resolve import resolve_program
+from logreasoner.run import excerpt_for, run_program
 from logreasoner.tasks import get_task, list_tasks
 
 from logreasoner.agents.models import (
     AnalyzeLogsInput,
     AnalyzeLogsResult,
-    EvidenceLine,
     ExpertPlansResult,
     ExplainLineInput,
     ExplainLineResult,
@@ -45,7 +46,6 @@ from logreasoner.agents.spec import ToolSpec
 __all__ = ["LogTools", "TOOL_NAMES"]
 
 TOOL_NAMES = ("analyze_logs", "retrieve_expert_plan", "explain_line", "list_tasks")
-PROGRAM_KINDS = ("coarse_to_fine", "coarse_to_fine_noretrieval", "direct", "cot")
 
 
 class LogTools:
@@ -128,10 +128,6 @@ class LogTools:
 
     # -- the tools --------------------------------------------------------------------------------------------------
     def analyze_logs(self, args: AnalyzeLogsInput) -> AnalyzeLogsResult:
-        import dspy
-
-        from logreasoner.programs.defaults import build_program
-
         task = get_task(args.task)
         task.answer_model(args.labels)  # fail early (and clearly) on a missing or empty label set
         truncated_by, bytes_read = None, 0
@@ -145,41 +141,25 @@ class LogTools:
             lines, source = self._text_lines(args.text or ""), "<text>"
             bytes_read = len((args.text or "").encode("utf-8", errors="replace"))
         spec, lm = self.lm_for(args.model)
-        if args.program in self.compiled:
-            from logreasoner.programs.optimize import load_compiled
-
-            program = load_compiled(self.compiled[args.program], task.name)
-        elif args.program in PROGRAM_KINDS:
-            program = build_program(args.program, task, **({"retriever": self.retriever}
-                                                             if args.program == "coarse_to_fine" else {}))
-        else:
+        if args.program not in PROGRAM_KINDS and args.program not in self.compiled:
             raise InputError(f"unknown program {args.program!r}",
                              f"use one of: {', '.join([*PROGRAM_KINDS, *self.compiled])}")
-        from logreasoner.programs.profile import active_profile
-
-        with dspy.context(lm=lm):  # a local model is asked with the compact profile's smaller excerpt
-            profile = active_profile()
-        excerpt = build_excerpt(lines, max_templates=min(self.max_templates, profile.max_templates),
-                                max_chars=min(self.max_chars, profile.excerpt_chars))
-        t0 = time.perf_counter()
-        with dspy.context(lm=lm):
-            pred = program(log=excerpt, question=args.question, labels=args.labels)
-        seconds = time.perf_counter() - t0
-        answer = pred.answer
-        plan = getattr(pred, "plan", None)
+        program = resolve_program(args.program, task, retriever=self.retriever, compiled=self.compiled)
+        excerpt = excerpt_for(lines, task=task, lm=lm, max_templates=self.max_templates, max_chars=self.max_chars)
+        result = run_program(program, lm, excerpt, task=task, question=args.question, labels=args.labels,
+                             model_name=spec, program_name=args.program)
+        pred = result.prediction
         return AnalyzeLogsResult(
-            task=task.name, program=args.program, model=spec,
-            answer=answer.model_dump(mode="json") if answer is not None else None,
-            primary=task.primary(answer) if answer is not None else None,
-            evidence=[EvidenceLine(source=ln.source, line=ln.number, text=ln.text) for ln in pred.evidence or []],
-            invented_lines=list(getattr(pred, "invented_lines", None) or []),
-            plan=PlanSummary(**plan.model_dump()) if plan is not None else None,
+            task=task.name, program=args.program, model=spec, answer=result.answer,
+            primary=task.primary(pred.answer) if pred.answer is not None else None,
+            evidence=result.evidence, invented_lines=result.invented_lines,
+            plan=PlanSummary(**result.plan) if result.plan is not None else None,
             steps=list(getattr(pred, "steps", None) or []),
             expert_plans=[PlanRef(id=p.id, title=p.title, score=p.score)
                           for p in getattr(pred, "expert_plans", None) or []],
             input=InputSummary(source=source, lines=excerpt.total_lines, templates=excerpt.total_templates,
                                shown_templates=len(excerpt.shown), bytes_read=bytes_read, truncated_by=truncated_by),
-            format_error=pred.format_error, seconds=round(seconds, 3),
+            format_error=result.format_error, seconds=result.seconds,
         )
 
     def retrieve_expert_plan(self, args: RetrieveExpertPlanInput) -> ExpertPlansResult:
@@ -188,10 +168,6 @@ class LogTools:
         return ExpertPlansResult(task=task, plans=list(plans))
 
     def explain_line(self, args: ExplainLineInput) -> ExplainLineResult:
-        import dspy
-
-        from logreasoner.programs.defaults import build_program
-
         line = args.line.strip("\r\n")
         if "\n" in line:
             raise InputError("explain_line takes one line", "pass neighbouring lines in 'context', or use analyze_logs")
@@ -203,18 +179,15 @@ class LogTools:
         target = len(lines) + 1
         lines.append(LogLine("<line>", target, line))
         spec, lm = self.lm_for(args.model)
-        program = build_program("coarse_to_fine", "interpret", retriever=self.retriever)
+        program = resolve_program("coarse_to_fine", "interpret", retriever=self.retriever)
         question = (f"Explain what line L{target} means for an engineer" +
                     (" (the other lines are context)." if context else "."))
         excerpt = build_excerpt(lines, group=False, max_templates=len(lines), max_chars=self.max_chars)
-        t0 = time.perf_counter()
-        with dspy.context(lm=lm):
-            pred = program(log=excerpt, question=question)
-        answer = pred.answer
+        result = run_program(program, lm, excerpt, task="interpret", question=question, model_name=spec)
         return ExplainLineResult(
             line=line, template=template, severity_terms=terms,
-            explanation=getattr(answer, "explanation", None) if answer is not None else None,
-            model=spec, format_error=pred.format_error, seconds=round(time.perf_counter() - t0, 3),
+            explanation=result.answer.get("explanation") if result.answer is not None else None,
+            model=spec, format_error=result.format_error, seconds=result.seconds,
         )
 
     def list_tasks(self, args: ListTasksInput | None = None) -> TaskListResult:
@@ -226,11 +199,7 @@ class LogTools:
         ], programs=[*PROGRAM_KINDS, *(f"{name} (compiled for {self._compiled_task(name)})" for name in self.compiled)])
 
     def _compiled_task(self, name: str) -> str:
-        meta = self.compiled[name].with_suffix(self.compiled[name].suffix + ".meta.json")
-        try:
-            return json.loads(meta.read_text()).get("task") or "any task"
-        except (OSError, ValueError):
-            return "any task"
+        return compiled_task(self.compiled[name]) or "any task"
 
     # -- the definitions every face is built from -------------------------------------------------------------------
     def specs(self) -> list[ToolSpec]:

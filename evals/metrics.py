@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from logreasoner.tasks import normalize_text
+from logreasoner.tasks import normalize_template, normalize_text
 from logreasoner.tasks import rouge_l as _rouge_l
 
 __all__ = [
@@ -54,16 +54,6 @@ Stat = Callable[[np.ndarray], float]
 def normalize_label(x: Any) -> str | None:
     """Case- and space-insensitive label (None stays None)."""
     return None if x is None else normalize_text(x)
-
-
-def normalize_template(t: Any) -> str | None:
-    """Whitespace collapsed and runs of ``<*>`` merged (None stays None)."""
-    if t is None:
-        return None
-    import re
-
-    t = re.sub(r"(<\*>\s*)+", "<*> ", str(t)).strip()
-    return re.sub(r"\s+", " ", t)
 
 
 def _ones(n: int) -> np.ndarray:

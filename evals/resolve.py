@@ -9,15 +9,19 @@ Models: any spec ``logreasoner.lm.load_lm`` accepts (``local``, ``openai/gpt-4o-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from logreasoner.errors import ConfigError
 from logreasoner.evals import baselines
+from logreasoner.programs.compiled import compiled_task, is_compiled_path
+from logreasoner.programs.kinds import PROGRAM_KINDS, program_kind
+from logreasoner.programs.resolve import resolve_program
 
 __all__ = ["LLM_PROGRAMS", "BASELINE_PROGRAMS", "ALL_PROGRAMS", "ProgramSpec", "parse_program", "load_model",
            "is_local_model"]
 
-LLM_PROGRAMS = ("coarse_to_fine", "direct", "cot", "coarse_to_fine_noretrieval")
+LLM_PROGRAMS = PROGRAM_KINDS
 BASELINE_PROGRAMS = tuple(baselines.BASELINES)
 ALL_PROGRAMS = LLM_PROGRAMS + BASELINE_PROGRAMS
 
@@ -38,16 +42,9 @@ class ProgramSpec:
         return self.factory(task)
 
 
-def _llm_factory(kind: str) -> Callable[[str], Any]:
+def _resolver(name: str) -> Callable[[str], Any]:
     def build(task: str) -> Any:
-        try:
-            from logreasoner.programs import build_program
-        except ImportError as e:
-            raise ConfigError(
-                f"program {kind!r} needs logreasoner.programs.build_program, which this install lacks ({e})",
-                "update logreasoner, or run the baselines only: --program drain3 --program level --program keyword",
-            ) from None
-        return build_program(kind, task)
+        return resolve_program(name, task)
 
     return build
 
@@ -58,28 +55,17 @@ def parse_program(spec: str, custom: dict[str, Any] | None = None) -> ProgramSpe
         factory = custom[spec]
         return ProgramSpec(spec, bool(getattr(factory, "needs_lm", True)), factory,
                            tuple(getattr(factory, "tasks", ())) or None)
-    if spec.endswith((".json", ".pkl")):  # a program compiled with a DSPy optimizer (programs.optimize)
-        from pathlib import Path
-
+    if is_compiled_path(spec):  # a program compiled with a DSPy optimizer (programs.optimize)
         path = Path(spec)
         if not path.is_file():
             raise ConfigError(f"compiled program not found: {path}", "check the path given to --program")
-        meta = path.with_suffix(path.suffix + ".meta.json")
-        import json
-
-        task = json.loads(meta.read_text()).get("task") if meta.is_file() else None
-
-        def build_compiled(task_name: str, _path: Path = path) -> Any:
-            from logreasoner.programs.optimize import load_compiled
-
-            return load_compiled(_path, task_name)
-
-        return ProgramSpec(path.stem, True, build_compiled, (task,) if task else None)
+        task = compiled_task(path)
+        return ProgramSpec(path.stem, True, _resolver(spec), (task,) if task else None)
     kind, _, arg = spec.partition(":")
-    if kind in LLM_PROGRAMS:
+    if program_kind(kind) is not None:
         if arg:
             raise ConfigError(f"program {kind!r} takes no argument (got {spec!r})", f"use --program {kind}")
-        return ProgramSpec(spec, True, _llm_factory(kind))
+        return ProgramSpec(spec, True, _resolver(kind))
     if kind in baselines.BASELINES:
         kw: dict[str, Any] = {}
         if arg and kind == "level":
@@ -97,25 +83,14 @@ def parse_program(spec: str, custom: dict[str, Any] | None = None) -> ProgramSpe
 
 def load_model(spec: str) -> Any:
     """A ``dspy.LM`` for a model spec, through ``logreasoner.lm.load_lm``."""
-    try:
-        from logreasoner.lm import load_lm
-    except ImportError as e:
-        raise ConfigError(f"cannot load model {spec!r}: logreasoner.lm.load_lm is missing ({e})",
-                          "update logreasoner, or run the baselines only") from None
+    from logreasoner.lm import load_lm
+
     return load_lm(spec)
 
 
 def is_local_model(spec: str | None) -> bool:
-    """In-process models run one example at a time (their engine is not thread-safe)."""
-    if not spec:
-        return True
-    try:
-        from logreasoner.lm.spec import parse_spec
+    """In-process models run one example at a time (their engine is not thread-safe):
+    :func:`logreasoner.lm.spec.spec_is_serial`."""
+    from logreasoner.lm.spec import spec_is_serial
 
-        return parse_spec(spec).kind != "remote"
-    except ImportError:
-        pass
-    except Exception:  # an unknown spec: load_lm will say what is wrong
-        return False
-    s = spec.lower()
-    return s == "local" or s.startswith(("local:", "local/", "hf:", "gguf:", "llamacpp")) or s.endswith(".gguf")
+    return spec_is_serial(spec)

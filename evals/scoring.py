@@ -10,45 +10,53 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from logreasoner.errors import UnknownTaskError
 from logreasoner.evals import metrics as M
+from logreasoner.tasks import METRIC_SUITES, Task, get_task
 
-__all__ = ["TASK_METRICS", "LOWER_IS_BETTER", "primary_metric", "summarize", "metric_stats"]
+__all__ = ["LOWER_IS_BETTER", "primary_metric", "summarize", "metric_stats", "task_suite"]
 
-# task -> (primary metric, all metrics)
-TASK_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "anomaly": ("f1", ("f1", "precision", "recall", "accuracy")),
-    "diagnosis": ("accuracy", ("accuracy", "macro_f1")),
-    "parse": ("grouping_accuracy", ("grouping_accuracy", "parsing_accuracy", "edit_distance")),
-    "rca": ("rouge_l", ("rouge_l",)),
-    "interpret": ("rouge_l", ("rouge_l",)),
-}
 LOWER_IS_BETTER = {"edit_distance"}
 
 
-def primary_metric(task: str) -> str:
-    return TASK_METRICS.get(task, ("score", ("score",)))[0]
+def _task(task: str | Task) -> Task | None:
+    try:
+        return get_task(task)
+    except UnknownTaskError:  # a result file of a task this install does not register: the generic score
+        return None
 
 
-def metric_stats(task: str, samples: Sequence[dict[str, Any]]) -> dict[str, M.Stat]:
-    """The task's metrics as weighted statistics over ``samples``."""
+def task_suite(task: str | Task) -> str:
+    """The metric suite the task declares (``Task.suite``; ``score`` for a task this install does not know)."""
+    t = _task(task)
+    return t.suite if t is not None else "score"
+
+
+def primary_metric(task: str | Task) -> str:
+    return METRIC_SUITES[task_suite(task)][0]
+
+
+def metric_stats(task: str | Task, samples: Sequence[dict[str, Any]]) -> dict[str, M.Stat]:
+    """The task's metric suite as weighted statistics over ``samples``."""
     gold = [s["gold"] for s in samples]
     pred = [s["pred"] for s in samples]
-    if task == "anomaly":
-        return M.prf_stats(gold, pred, "abnormal")
-    if task == "diagnosis":
+    suite = task_suite(task)
+    if suite == "binary":
+        return M.prf_stats(gold, pred, get_task(task).positive_label or "")
+    if suite == "labels":
         return {"accuracy": M.accuracy_stat(gold, pred), "macro_f1": M.macro_f1_stat(gold, pred)}
-    if task == "parse":
+    if suite == "templates":
         groups = [s.get("group") for s in samples]
         pa = [float(p is not None and M.normalize_template(g) == M.normalize_template(p)) for g, p in zip(gold, pred)]
         ed = [M.normalized_edit_distance(g, p) for g, p in zip(gold, pred)]
         return {"grouping_accuracy": M.grouping_accuracy_stat(gold, pred, groups),
                 "parsing_accuracy": M.mean_stat(pa), "edit_distance": M.mean_stat(ed)}
-    if task in ("rca", "interpret"):
+    if suite == "rouge_l":
         return {"rouge_l": M.mean_stat([float(s.get("score") or 0.0) for s in samples])}
     return {"score": M.mean_stat([float(s.get("score") or 0.0) for s in samples])}
 
 
-def _values(task: str, samples: Sequence[dict[str, Any]]) -> dict[str, float]:
+def _values(task: str | Task, samples: Sequence[dict[str, Any]]) -> dict[str, float]:
     import numpy as np
 
     if not samples:
@@ -57,7 +65,7 @@ def _values(task: str, samples: Sequence[dict[str, Any]]) -> dict[str, float]:
     return {k: float(s(w)) for k, s in metric_stats(task, samples).items()}
 
 
-def summarize(task: str, samples: Sequence[dict[str, Any]], *, n_resamples: int = 1000, seed: int = 0,
+def summarize(task: str | Task, samples: Sequence[dict[str, Any]], *, n_resamples: int = 1000, seed: int = 0,
               confidence: float = 0.95) -> dict[str, Any]:
     """Scores, intervals, failure counts of one cell (program x model x dataset)."""
     n = len(samples)
@@ -95,6 +103,6 @@ def summarize(task: str, samples: Sequence[dict[str, Any]], *, n_resamples: int 
     out["score"] = out["metrics"].get(out["primary_metric"])
     out["score_ci"] = out["ci"].get(out["primary_metric"])
     groups = sorted({s.get("group") for s in samples if s.get("group") is not None})
-    if task == "parse" and len(groups) > 1:
+    if task_suite(task) == "templates" and len(groups) > 1:
         out["by_group"] = {g: _values(task, [s for s in samples if s.get("group") == g]) for g in groups}
     return out

@@ -23,25 +23,9 @@ from typing import Any
 from logreasoner.errors import InputError
 from logreasoner.evals.datasets import DatasetSpec, to_examples
 from logreasoner.evals.sources import Record, open_text
-from logreasoner.tasks import get_task
+from logreasoner.tasks import get_task, normalize_anomaly_label
 
 __all__ = ["load_user_data", "user_records", "user_dataset_spec", "normalize_anomaly_label"]
-
-_ABNORMAL = {"abnormal", "anomaly", "anomalous", "1", "true", "yes", "error", "failure"}
-_NORMAL = {"normal", "0", "false", "no", "-", "ok"}
-
-
-def normalize_anomaly_label(value: Any, *, where: str = "") -> str:
-    v = str(value).strip().lower()
-    if v in _ABNORMAL:
-        return "abnormal"
-    if v in _NORMAL:
-        return "normal"
-    raise InputError(
-        f"anomaly label {value!r}{where} is not understood",
-        "use normal/abnormal, 0/1, true/false or yes/no in the label column",
-    )
-
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
@@ -120,7 +104,7 @@ def user_records(path: str | Path, task: str, input_field: str, label_field: str
         if log is None or str(log).strip() == "" or gold is None or str(gold).strip() == "":
             raise InputError(f"{path}: record {i + 1} has an empty {input_field!r} or {label_field!r}",
                              "every record needs an input and a label")
-        gold = normalize_anomaly_label(gold, where=f" (record {i + 1})") if t.name == "anomaly" else str(gold).strip()
+        gold = t.normalize_gold(gold, where=f" (record {i + 1})")
         q = r.get(question_field) if question_field else None
         rid = str(r.get(id_field)) if id_field else str(i)
         out.append(Record(id=f"{path.stem}:{rid}", log=str(log), answer=gold, question=str(q) if q else None,

@@ -14,6 +14,7 @@ from typing import Any
 
 import dspy
 
+from logreasoner.evals import metrics as M
 from logreasoner.finetune.data import example_id
 from logreasoner.finetune.formatting import adapter_for, make_program
 from logreasoner.tasks import get_task
@@ -21,21 +22,16 @@ from logreasoner.tasks import get_task
 __all__ = ["evaluate_program", "f1_scores"]
 
 
-def f1_scores(golds: list[str], preds: list[str | None], positive: str | None = None) -> dict[str, float]:
-    """Positive-class P/R/F1 when ``positive`` is given, else macro-F1 over the gold labels."""
-    def prf(label: str) -> tuple[float, float, float]:
-        tp = sum(1 for g, p in zip(golds, preds) if g == label and p == label)
-        fp = sum(1 for g, p in zip(golds, preds) if g != label and p == label)
-        fn = sum(1 for g, p in zip(golds, preds) if g == label and p != label)
-        pr = tp / (tp + fp) if tp + fp else 0.0
-        rc = tp / (tp + fn) if tp + fn else 0.0
-        return pr, rc, (2 * pr * rc / (pr + rc) if pr + rc else 0.0)
-
-    if positive is not None:
-        p, r, f = prf(positive)
-        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
-    labels = sorted(set(golds))
-    return {"macro_f1": round(sum(prf(lab)[2] for lab in labels) / max(1, len(labels)), 4)}
+def f1_scores(task: Any, golds: list[str], preds: list[str | None]) -> dict[str, float]:
+    """The label scores of the task's metric suite (:mod:`logreasoner.evals.metrics`, the evals' own): precision,
+    recall and F1 of the positive label for a ``binary`` task, macro-F1 for a ``labels`` task, none otherwise."""
+    t = get_task(task)
+    if t.suite == "binary":
+        out = M.binary_prf(golds, preds, t.positive_label or "")
+        return {k: round(out[k], 4) for k in ("precision", "recall", "f1")}
+    if t.suite == "labels":
+        return {"macro_f1": round(M.macro_f1(golds, preds), 4)}
+    return {}
 
 
 def evaluate_program(examples: list[Any], *, planner_lm: Any, step_lm: Any | None = None, program_cfg: Any = None,
@@ -100,6 +96,6 @@ def evaluate_program(examples: list[Any], *, planner_lm: Any, step_lm: Any | Non
             "seconds_per_example": round(sum(r["seconds"] for r in rs) / n, 2),
             "predictions": dict(Counter(p or "(none)" for p in preds).most_common(8)),
         }
-        summary.update(f1_scores(golds, preds, positive="abnormal" if name == "anomaly" else None))
+        summary.update(f1_scores(name, golds, preds))
         per_task[name] = summary
     return {"per_task": per_task, "rows": rows}

@@ -6,6 +6,7 @@ shares) and from the gold label, picks the flowchart path (thought template) tho
 one finding per step with the concrete line numbers, words and values. Where the thought store is not
 available it follows the task's built-in method plan the same way.
 
+Each task names its expert (``Task.expert``; :func:`~logreasoner.finetune.expert_base.get_expert` loads it).
 Experts ship for every built-in task: anomaly detection (normal/abnormal) and fault diagnosis (one label of a
 set) here; parsing, root-cause analysis and interpretation (reference answers) in
 :mod:`logreasoner.finetune.experts_text`. Their traces are marked ``source="expert:<name>"``.
@@ -14,13 +15,19 @@ set) here; parsing, root-cause analysis and interpretation (reference answers) i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
-from logreasoner.logs.excerpt import SEVERITY_RE, LogExcerpt
-from logreasoner.contracts.answers import Plan, StepResult
+from logreasoner.finetune.expert_base import (
+    Expert,
+    ExpertSolution,
+    get_expert,
+    line_facts,
+    message_of,
+    method_plans,
+)
+from logreasoner.logs.excerpt import SEVERITY_RE
 from logreasoner.programs.plan_text import clip, compact_plan, shorten_step
-from logreasoner.contracts.retrieval import ExpertPlan
+
+_clip = clip
 
 __all__ = [
     "Expert",
@@ -41,118 +48,6 @@ _STOP = frozenset(
 _CATCH_ALL = re.compile(r"\b(unknown|other|others|unspecified|not specify|does not specify|misc)\b", re.I)
 
 
-_clip = clip
-_LEVEL = re.compile(r"\b(FATAL|ERROR|SEVERE|WARN(?:ING)?|INFO|DEBUG|TRACE|CRIT(?:ICAL)?|NOTICE|ALERT|EMERG)\b[:\s]*")
-
-
-def message_of(text: str, n: int = 48) -> str:
-    """The message part of a log line (what follows its last level word), clipped: what a finding quotes."""
-    last = None
-    for m in _LEVEL.finditer(text):
-        last = m
-    msg = text[last.end():] if last is not None and last.end() < len(text) - 3 else text
-    return clip(msg.replace("'", ""), n)
-
-
-def method_plans(task: Any, retriever: Any = None) -> list[ExpertPlan]:
-    """The thought templates of the task's method flowchart (every path) when the program retrieves from a
-    thought store (or retrieves nothing and the shared store opens), else the task's built-in method plan."""
-    from logreasoner.contracts.retrieval import DefaultRetriever, builtin_plans
-
-    fid = getattr(task, "method_flowchart", None)
-    if isinstance(retriever, DefaultRetriever):
-        retriever = retriever.resolve()
-    store = retriever if hasattr(retriever, "templates") else None
-    if store is None and retriever is None:  # no retrieval in the program: the shared store, if it opens
-        try:
-            from logreasoner.thoughts_db import ThoughtStore
-
-            store = ThoughtStore.default(embeddings=False)
-        except Exception:  # no store here (not installed, unreadable cache): the built-in plan still works
-            store = None
-    if store is not None and fid:
-        try:
-            plans = list(store.templates(flowchart_id=fid))
-        except Exception:
-            plans = []
-        if plans:
-            return plans
-    return [p for p in builtin_plans() if p.id == fid or p.task == getattr(task, "name", None)]
-
-
-@dataclass
-class ExpertSolution:
-    plan: Plan
-    steps: list[StepResult]
-    answer: dict
-    template_id: str | None = None
-    facts: dict = field(default_factory=dict)
-
-
-_DECISION = re.compile(r"^Decide:\s*(.*?)\s*->\s*(.+)$")
-
-
-def _decisions(plan: ExpertPlan) -> list[tuple[str, str]]:
-    out = []
-    for s in plan.reasoning_steps:
-        m = _DECISION.match(re.sub(r"\s+", " ", s).strip())
-        if m:
-            out.append((m.group(1), m.group(2).strip().lower()))
-    return out
-
-
-class Expert:
-    """Base class: choose the flowchart path the labelled facts take, then write each step's finding."""
-
-    name = "expert"
-    task_name = ""
-
-    def facts(self, excerpt: LogExcerpt, gold: Any, labels: list[str] | None, meta: dict) -> dict:
-        raise NotImplementedError  # each expert reads its own facts
-
-    def decide(self, question: str, facts: dict) -> str | None:
-        """The branch the facts take at a decision (None: this expert cannot tell)."""
-        raise NotImplementedError
-
-    def finding(self, step: str, facts: dict) -> tuple[str, list[int]]:
-        raise NotImplementedError
-
-    def answer(self, facts: dict) -> dict:
-        raise NotImplementedError
-
-    def choose(self, plans: list[ExpertPlan], facts: dict) -> ExpertPlan:
-        """The template whose every decision agrees with the facts (the shortest such path); else the first."""
-        best, best_key = None, None
-        for p in plans:
-            dec = _decisions(p)
-            if not dec:
-                continue
-            agree = all(self.decide(q, facts) in (None, a) for q, a in dec)
-            if agree:
-                key = (len(p.reasoning_steps), p.id)
-                if best_key is None or key < best_key:
-                    best, best_key = p, key
-        return best or plans[0]
-
-    def solve(self, excerpt: LogExcerpt, gold: Any, *, labels: list[str] | None = None, meta: dict | None = None,
-              plans: list[ExpertPlan]) -> ExpertSolution:
-        if not plans:
-            raise ValueError(f"{self.name}: no method plan to follow")
-        facts = self.facts(excerpt, gold, labels, meta or {})
-        chosen = self.choose(plans, facts)
-        plan = compact_plan(chosen)
-        steps = []
-        for s in plan.reasoning_steps:
-            text, lines = self.finding(s, facts)
-            steps.append(StepResult(step=_clip(s.split(" -> ")[0], 32), finding=_clip(text, 80),
-                                    evidence_lines=lines[:6]))
-        return ExpertSolution(plan=plan, steps=steps, answer=self.answer(facts), template_id=chosen.id, facts=facts)
-
-
-def _line_facts(excerpt: LogExcerpt) -> list[tuple[int, str, int]]:
-    return [(g.first.number, g.first.text, g.count) for g in excerpt.shown]
-
-
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z][a-z0-9]{2,}", text.lower()) if w not in _STOP}
 
@@ -165,7 +60,7 @@ class AnomalyExpert(Expert):
     task_name = "anomaly"
 
     def facts(self, excerpt, gold, labels, meta):
-        lines = _line_facts(excerpt)
+        lines = line_facts(excerpt)
         hits = []
         for n, text, _ in lines:
             words = sorted({m.group(0).lower() for m in SEVERITY_RE.finditer(text)})
@@ -260,7 +155,7 @@ class DiagnosisExpert(Expert):
             raise ValueError("diagnosis expert: the example has no label set")
         gold = str(gold).strip()
         labels = list(dict.fromkeys(str(x).strip() for x in labels if str(x).strip()))
-        lines = _line_facts(excerpt)
+        lines = line_facts(excerpt)
         text = " ".join(t for _, t, _ in lines)
         entry = _words(text)
         overlap = {lab: sorted(entry & _words(lab)) for lab in labels}
@@ -327,25 +222,3 @@ class DiagnosisExpert(Expert):
 
     def answer(self, f):
         return {"label": f["gold"]}
-
-
-def _text_expert(name: str) -> Callable[[], Expert]:
-    def make() -> Expert:
-        from logreasoner.finetune import experts_text
-
-        return getattr(experts_text, name)()
-
-    return make
-
-
-_EXPERTS: dict[str, Callable[[], Expert]] = {
-    "anomaly": AnomalyExpert, "diagnosis": DiagnosisExpert, "parse": _text_expert("ParseExpert"),
-    "rca": _text_expert("RCAExpert"), "interpret": _text_expert("InterpretExpert"),
-}
-
-
-def get_expert(task: Any) -> Expert | None:
-    """The programmatic expert for a task (None where there is none: use an LM teacher)."""
-    name = getattr(task, "name", task)
-    factory = _EXPERTS.get(str(name))
-    return factory() if factory else None

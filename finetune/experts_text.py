@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from logreasoner.finetune.experts import Expert, _line_facts, message_of
+from logreasoner.finetune.expert_base import Expert, line_facts, message_of
 from logreasoner.logs.excerpt import SEVERITY_RE
 from logreasoner.programs.plan_text import clip
 
@@ -62,7 +62,7 @@ class ParseExpert(Expert):
     task_name = "parse"
 
     def facts(self, excerpt, gold, labels, meta):
-        lines = _line_facts(excerpt)
+        lines = line_facts(excerpt)
         if not lines:
             raise ValueError("parse expert: empty line")
         n, text, _ = lines[0]
@@ -113,7 +113,7 @@ class _ReferenceExpert(Expert):
     """Shared facts of the free-text tasks: the lines, the first severe one, and the reference answer."""
 
     def facts(self, excerpt, gold, labels, meta):
-        lines = _line_facts(excerpt)
+        lines = line_facts(excerpt)
         if not lines:
             raise ValueError(f"{self.name}: empty log")
         ref = str(gold or "").strip()

@@ -35,7 +35,7 @@ __all__ = [
 
 def make_program(task: Any, program_cfg: Any = None, **kwargs: Any) -> Any:
     """The program a run distils, evaluates and runs (``build_program`` with the run's program settings)."""
-    from logreasoner.programs import build_program
+    from logreasoner.programs.kinds import build_program, program_kind
 
     kind = getattr(program_cfg, "kind", "coarse_to_fine")
     opts: dict[str, Any] = {}
@@ -47,7 +47,7 @@ def make_program(task: Any, program_cfg: Any = None, **kwargs: Any) -> Any:
             opts["retriever"] = InMemoryRetriever(builtin_plans())
         elif program_cfg.retriever == "none":
             opts["retriever"] = None
-    if kind in ("coarse_to_fine_noretrieval", "c2f_noretrieval"):
+    if program_kind(kind) == "coarse_to_fine_noretrieval":
         opts.pop("retriever", None)
     opts.update(kwargs)
     program = build_program(kind, task, **opts)

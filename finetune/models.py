@@ -15,12 +15,13 @@ __all__ = ["student_lm", "gguf_adapter_for", "choose_backend"]
 
 def choose_backend(student: str, backend: str = "auto") -> str:
     from logreasoner.finetune.student import resolve_student
-    from logreasoner.lm.llamacpp import llama_cpp_available
+    from logreasoner.lm.engines import get_engine
 
     if backend != "auto":
+        get_engine(backend)  # an unknown backend fails here, naming the known ones
         return backend
     _, gguf = resolve_student(student)
-    return "llamacpp" if gguf and llama_cpp_available() else "hf"
+    return "llamacpp" if gguf and get_engine("llamacpp").available() else "hf"
 
 
 def gguf_adapter_for(adapter_dir: Path, student: str) -> Path:
@@ -48,7 +49,7 @@ def student_lm(student: str = "local", adapter: Path | None = None, *, backend: 
     extra = {"max_tokens": max_tokens} if max_tokens else {}
     tag = f"+{Path(adapter).parent.name}" if adapter else ""
     if backend == "llamacpp":
-        from logreasoner.lm.llamacpp import LlamaCppEngine
+        from logreasoner.lm.engines import make_engine
 
         folder, gguf = resolve_student(student)
         if gguf is None:
@@ -56,7 +57,7 @@ def student_lm(student: str = "local", adapter: Path | None = None, *, backend: 
 
             raise ModelUnavailableError(f"student {student!r} is not a GGUF model", "use backend 'hf'")
         lora = str(gguf_adapter_for(Path(adapter), student)) if adapter else None
-        engine = LlamaCppEngine(folder / gguf, lora_path=lora, n_threads=threads, n_ctx=n_ctx)
+        engine = make_engine("llamacpp", str(folder / gguf), adapter=lora, threads=threads, n_ctx=n_ctx)
         return dspy.LM(f"local/{gguf}{tag}@llamacpp", engine=engine, temperature=temperature, cache=False, **extra)
     from logreasoner.lm import load_lm
 

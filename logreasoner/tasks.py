@@ -1,7 +1,8 @@
 """The task registry: what each task takes, what it answers, how it is scored.
 
 A task is a name, an instruction, a pydantic answer type with a *primary field* (the one compared with a gold
-label), a per-example metric, optionally a label set and the id of an expert method flowchart. Registering a task
+label), a per-example metric, the metric suite its eval cells report, how its gold labels are normalised,
+optionally a label set, the id of an expert method flowchart and the programmatic expert that teaches it. Registering a task
 (in code with :func:`register_task`, or from another package through the ``logreasoner.tasks`` entry point)
 makes it available to ``analyze``, the evals, the finetune pipeline and the agent tools at once.
 """
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from logreasoner.errors import UnknownTaskError
+from logreasoner.errors import InputError, UnknownTaskError
 
 __all__ = [
     "Task",
@@ -28,6 +29,9 @@ __all__ = [
     "template_match",
     "rouge_l",
     "normalize_text",
+    "normalize_template",
+    "normalize_anomaly_label",
+    "METRIC_SUITES",
 ]
 
 Metric = Callable[[Any, Any], float]
@@ -46,14 +50,44 @@ def label_match(gold: Any, pred: Any) -> float:
     return exact_match(gold, pred)
 
 
-def _norm_template(t: Any) -> str:
-    t = re.sub(r"(<\*>\s*)+", "<*> ", str(t or "")).strip()
+def normalize_template(t: Any) -> str | None:
+    """Whitespace collapsed and runs of ``<*>`` merged (None stays None)."""
+    if t is None:
+        return None
+    t = re.sub(r"(<\*>\s*)+", "<*> ", str(t)).strip()
     return re.sub(r"\s+", " ", t)
 
 
 def template_match(gold: Any, pred: Any) -> float:
     """Message-level parsing accuracy for one line: templates equal after whitespace/<*> normalisation."""
-    return float(_norm_template(gold) == _norm_template(pred))
+    return float(normalize_template(gold or "") == normalize_template(pred or ""))
+
+
+_ABNORMAL = {"abnormal", "anomaly", "anomalous", "1", "true", "yes", "error", "failure"}
+_NORMAL = {"normal", "0", "false", "no", "-", "ok"}
+
+
+def normalize_anomaly_label(value: Any, *, where: str = "") -> str:
+    """A gold anomaly label as ``normal``/``abnormal`` (0/1, true/false, yes/no, ... accepted)."""
+    v = str(value).strip().lower()
+    if v in _ABNORMAL:
+        return "abnormal"
+    if v in _NORMAL:
+        return "normal"
+    raise InputError(
+        f"anomaly label {value!r}{where} is not understood",
+        "use normal/abnormal, 0/1, true/false or yes/no in the label column",
+    )
+
+
+# the metric suites an eval cell can report (computed by logreasoner.evals.scoring): suite -> (primary, all)
+METRIC_SUITES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "binary": ("f1", ("f1", "precision", "recall", "accuracy")),  # F1 etc. of the task's positive label
+    "labels": ("accuracy", ("accuracy", "macro_f1")),
+    "templates": ("grouping_accuracy", ("grouping_accuracy", "parsing_accuracy", "edit_distance")),
+    "rouge_l": ("rouge_l", ("rouge_l",)),
+    "score": ("score", ("score",)),  # the mean of the task's per-example metric
+}
 
 
 def rouge_l(gold: Any, pred: Any) -> float:
@@ -86,6 +120,13 @@ class Task:
         method_flowchart: id of the expert method flowchart in the thought store.
         aliases: other names accepted on the command line.
         input_kind: ``"lines"`` (an excerpt), or ``"line"`` (one log line).
+        family_tags: thought-store tags of the plans that fit the task.
+        suite: the metric suite its eval cells report (a key of :data:`METRIC_SUITES`).
+        positive_label: the label the ``binary`` suite scores (e.g. ``"abnormal"``).
+        label_normalizer: ``f(value, where=...) -> label`` for gold labels read from user data (raises
+            :class:`~logreasoner.errors.InputError` on a value it does not understand); default: stripped text.
+        expert: the programmatic expert that writes its training traces, as ``"module:Class"`` (imported when
+            finetune asks for it) or a factory; None = the task is taught by an LM teacher.
     """
 
     name: str
@@ -99,6 +140,16 @@ class Task:
     aliases: tuple[str, ...] = ()
     input_kind: str = "lines"
     family_tags: tuple[str, ...] = field(default_factory=tuple)
+    suite: str = "score"
+    positive_label: str | None = None
+    label_normalizer: Callable[..., str] | None = None
+    expert: str | Callable[[], Any] | None = None
+
+    def normalize_gold(self, value: Any, *, where: str = "") -> str:
+        """A gold label as this task compares it (user data files: ``where`` names the record in errors)."""
+        if self.label_normalizer is not None:
+            return self.label_normalizer(value, where=where)
+        return str(value).strip()
 
     def answer_model(self, labels: list[str] | tuple[str, ...] | None = None) -> type[BaseModel]:
         """The answer type, narrowed to ``labels`` when the task answers with one label of a set."""
@@ -158,6 +209,12 @@ def register_task(task: Task, *, replace: bool = False) -> Task:
     """Add a task to the registry (all CLIs, evals, finetune and agent tools see it at once)."""
     if not re.fullmatch(r"[a-z][a-z0-9_\-]*", task.name):
         raise UnknownTaskError(f"bad task name {task.name!r}", "use lowercase letters, digits, '_' or '-'")
+    if task.suite not in METRIC_SUITES:
+        raise UnknownTaskError(f"task '{task.name}': unknown metric suite {task.suite!r}",
+                               f"choose one of {sorted(METRIC_SUITES)}")
+    if task.suite == "binary" and not task.positive_label:
+        raise UnknownTaskError(f"task '{task.name}': the binary suite needs positive_label",
+                               "set positive_label to the label whose precision/recall/F1 is scored")
     if task.primary_field not in task.answer_type.model_fields:
         raise UnknownTaskError(
             f"task '{task.name}': primary field {task.primary_field!r} is not a field of {task.answer_type.__name__}",
@@ -242,6 +299,10 @@ def _ensure_builtin() -> None:
             labels=None,
             method_flowchart="method-anomaly-detection",
             aliases=("anomaly_detection", "anomaly-detection", "ad"),
+            suite="binary",
+            positive_label="abnormal",
+            label_normalizer=normalize_anomaly_label,
+            expert="logreasoner.finetune.experts:AnomalyExpert",
         ),
         Task(
             name="diagnosis",
@@ -252,6 +313,8 @@ def _ensure_builtin() -> None:
             needs_labels=True,
             method_flowchart="method-fault-diagnosis",
             aliases=("fault_diagnosis", "fault-diagnosis", "fd"),
+            suite="labels",
+            expert="logreasoner.finetune.experts:DiagnosisExpert",
         ),
         Task(
             name="rca",
@@ -264,6 +327,8 @@ def _ensure_builtin() -> None:
             metric=rouge_l,
             method_flowchart="method-root-cause-analysis",
             aliases=("root_cause_analysis", "root-cause", "solution_recommendation"),
+            suite="rouge_l",
+            expert="logreasoner.finetune.experts_text:RCAExpert",
         ),
         Task(
             name="parse",
@@ -277,6 +342,8 @@ def _ensure_builtin() -> None:
             method_flowchart="method-log-parsing",
             aliases=("log_parsing", "parsing"),
             input_kind="line",
+            suite="templates",
+            expert="logreasoner.finetune.experts_text:ParseExpert",
         ),
         Task(
             name="interpret",
@@ -286,6 +353,8 @@ def _ensure_builtin() -> None:
             metric=rouge_l,
             method_flowchart="method-log-interpretation",
             aliases=("log_interpretation", "interpretation", "explain"),
+            suite="rouge_l",
+            expert="logreasoner.finetune.experts_text:InterpretExpert",
         ),
     ]
     for t in builtin:

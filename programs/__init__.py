@@ -9,7 +9,9 @@ from logreasoner.contracts.answers import (
     RCAAnswer,
     StepResult,
 )
-from logreasoner.programs.defaults import PROGRAM_KINDS, build_program
+from logreasoner.programs.compiled import load_compiled, save_program
+from logreasoner.programs.kinds import PROGRAM_KINDS, build_program
+from logreasoner.programs.resolve import resolve_program
 from logreasoner.programs.modules import ChainOfThoughtAnswer, CoarsePlanner, DirectAnswer, LogReasoner, StepReasoner
 from logreasoner.contracts.retrieval import (
     DefaultRetriever,
@@ -22,7 +24,7 @@ from logreasoner.contracts.retrieval import (
 
 __all__ = [
     "LogReasoner", "CoarsePlanner", "StepReasoner", "DirectAnswer", "ChainOfThoughtAnswer",
-    "build_program", "PROGRAM_KINDS", "default_retriever", "builtin_plans",
+    "build_program", "resolve_program", "load_compiled", "save_program", "PROGRAM_KINDS", "default_retriever", "builtin_plans",
     "ExpertPlan", "Retriever", "InMemoryRetriever", "DefaultRetriever",
     "AnomalyAnswer", "DiagnosisAnswer", "RCAAnswer", "ParseAnswer", "InterpretAnswer", "Plan", "StepResult",
 ]

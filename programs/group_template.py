@@ -36,17 +36,9 @@ class ProgramTemplater:
     @property
     def program(self) -> Any:
         if self._program is None:
-            spec = self._program_spec
-            if not isinstance(spec, str):
-                self._program = spec
-            elif spec.endswith((".json", ".pkl")):
-                from logreasoner.programs.optimize import load_compiled
+            from logreasoner.programs.resolve import resolve_program
 
-                self._program = load_compiled(spec, "parse")
-            else:
-                from logreasoner.programs.defaults import build_program
-
-                self._program = build_program(spec, "parse")
+            self._program = resolve_program(self._program_spec, "parse")
         return self._program
 
     def __call__(self, lines: Sequence[str]) -> str | None:

@@ -7,16 +7,17 @@ rebuild and load it.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Callable
 
 import dspy
 
 from logreasoner.errors import ConfigError
+from logreasoner.programs.compiled import load_compiled, save_program
 from logreasoner.tasks import Task, get_task
 
 __all__ = ["task_metric", "compile_program", "save_program", "load_compiled", "OPTIMIZERS"]
+
+# saving and loading live in programs.compiled; they stay importable from here
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
 
@@ -64,33 +65,3 @@ def compile_program(
         opt = dspy.GEPA(metric=gepa_metric, reflection_lm=reflection_lm, auto=kwargs.pop("auto", "light"), **kwargs)
         return opt.compile(program, trainset=trainset, valset=valset)
     raise ConfigError(f"unknown optimizer {optimizer!r}", f"choose one of: {', '.join(OPTIMIZERS)}")
-
-
-def save_program(program: dspy.Module, path: str | Path, *, kind: str = "coarse_to_fine") -> Path:
-    """Save the program's state and a sidecar with its kind and task."""
-    path = Path(path)
-    program.save(str(path))
-    meta = {"kind": kind, "task": program.task.name, "format": "logreasoner-compiled-1"}
-    path.with_suffix(path.suffix + ".meta.json").write_text(json.dumps(meta, indent=2))
-    return path
-
-
-def load_compiled(path: str | Path, task: str | None = None, **kwargs: Any) -> dspy.Module:
-    """Rebuild a saved program from its sidecar (kind, task) and load its state."""
-    from logreasoner.programs.defaults import build_program
-
-    path = Path(path)
-    if not path.is_file():
-        from logreasoner.errors import InputError
-
-        raise InputError(f"compiled program not found: {path}", "check the path given to --program")
-    meta_path = path.with_suffix(path.suffix + ".meta.json")
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    kind = meta.get("kind", "coarse_to_fine")
-    saved_task = meta.get("task")
-    if task and saved_task and get_task(task).name != saved_task:
-        raise ConfigError(f"{path.name} was compiled for task '{saved_task}', not '{task}'",
-                          f"pass --task {saved_task} or compile a program for '{task}'")
-    program = build_program(kind, task or saved_task or "anomaly", **kwargs)
-    program.load(str(path))
-    return program

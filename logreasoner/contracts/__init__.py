@@ -5,6 +5,7 @@ layer imports only downward (the layers are checked by import-linter: ``[tool.im
 from logreasoner.contracts.answers import (
     AnomalyAnswer,
     DiagnosisAnswer,
+    EvidenceLine,
     InterpretAnswer,
     ParseAnswer,
     Plan,
@@ -23,7 +24,7 @@ from logreasoner.contracts.retrieval import (
 )
 
 __all__ = [
-    "AnomalyAnswer", "DiagnosisAnswer", "RCAAnswer", "ParseAnswer", "InterpretAnswer", "Plan", "StepResult",
+    "AnomalyAnswer", "DiagnosisAnswer", "RCAAnswer", "ParseAnswer", "InterpretAnswer", "Plan", "StepResult", "EvidenceLine",
     "ExpertPlan", "Retriever", "InMemoryRetriever", "DefaultRetriever", "default_retriever", "builtin_plans",
     "render_plans", "tokenize",
 ]

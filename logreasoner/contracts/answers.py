@@ -19,6 +19,7 @@ __all__ = [
     "InterpretAnswer",
     "StepResult",
     "Plan",
+    "EvidenceLine",
 ]
 
 
@@ -88,3 +89,11 @@ class Plan(BaseModel):
         steps = "\n".join(f"{i}. {s}" for i, s in enumerate(self.reasoning_steps, 1))
         challenges = "\n".join(f"- {c}" for c in self.key_challenges)
         return f"Overview: {self.problem_overview}\nKey challenges:\n{challenges}\nSteps:\n{steps}".strip()
+
+
+class EvidenceLine(BaseModel):
+    """A real log line an answer cites."""
+
+    source: str = Field(description="file (relative to its allowed folder) or '<text>'")
+    line: int = Field(description="1-based line number in the source")
+    text: str

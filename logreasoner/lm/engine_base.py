@@ -37,6 +37,7 @@ class LocalEngine:
     """Base class: message flattening, schema handling, stats, locking. Subclasses implement ``_generate``."""
 
     supports_response_schema = True
+    serial = True  # one generation at a time (see logreasoner.lm.engines.is_serial)
     supports_function_calling = False
     supports_reasoning = False
     supported_params = frozenset({"response_format", "temperature", "max_tokens", "stop", "seed", "top_p"})

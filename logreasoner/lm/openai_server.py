@@ -33,6 +33,8 @@ _RETRY_STATUS = {502, 503, 504}
 class OpenAIServerEngine(LocalEngine):
     """Chat completions over HTTP against ``api_base`` (``.../v1``) for model ``model``."""
 
+    serial = False  # the server queues requests itself: callers may send them in parallel
+
     def __init__(self, model: str, api_base: str, *, api_key: str | None = None, timeout: float = 120.0,
                  connect_timeout: float = 5.0, retries: int = 2, constrained: bool = True, max_string: int = 200,
                  max_items: int = 5) -> None:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from logreasoner.errors import InputError, MissingAPIKeyError, ModelUnavailableError
+from logreasoner.lm.engines import choose_engine, get_engine, make_engine
 
-__all__ = ["load_lm", "ModelSpec", "parse_spec", "MANIFEST_NAME", "engine_of", "weights_fingerprint"]
+__all__ = ["load_lm", "ModelSpec", "parse_spec", "spec_is_serial", "MANIFEST_NAME", "engine_of", "weights_fingerprint"]
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -86,6 +87,23 @@ def parse_spec(spec: str) -> ModelSpec:
     )
 
 
+def spec_is_serial(spec: str | None) -> bool:
+    """Whether the model a spec names answers one request at a time (an in-process engine: see
+    :func:`logreasoner.lm.engines.is_serial`), before anything loads; no spec = the embedded model."""
+    if not spec:
+        return True
+    try:
+        ms = parse_spec(spec)
+    except Exception:  # an unknown spec: load_lm will say what is wrong
+        return False
+    if ms.kind == "remote":
+        return False
+    try:
+        return get_engine(choose_engine(ms.backend)).serial
+    except ModelUnavailableError:  # no backend installed: loading will say so; nothing runs in parallel anyway
+        return True
+
+
 _COMMON_PROVIDERS = frozenset({*_KEY_ENV, "azure", "azure_ai", "bedrock", "vertex_ai", "ollama", "ollama_chat",
                                "hosted_vllm", "lm_studio", "llamafile", "openai_like", "huggingface", "databricks",
                                "perplexity", "cerebras", "sambanova", "nvidia_nim", "watsonx", "sagemaker"})
@@ -147,39 +165,6 @@ def _check_key(model: str, api_key: str | None, api_base: str | None) -> None:
             f"no API key for {provider}: set {envs[0]}",
             f"export {envs[0]}=... (or pass --api-base for a local OpenAI-compatible server)",
         )
-
-
-def _choose_backend(requested: str | None, adapter: str | None) -> str:
-    from logreasoner.lm.llamacpp import llama_cpp_available
-
-    if requested:
-        return requested
-    if adapter and (Path(adapter) / "adapter_config.json").exists():
-        return "hf"  # PEFT adapters run on transformers
-    if llama_cpp_available():
-        return "llamacpp"
-    import importlib.util
-
-    if importlib.util.find_spec("transformers") and importlib.util.find_spec("torch"):
-        return "hf"
-    raise ModelUnavailableError(
-        "no in-process backend is installed",
-        "pip install 'logreasoner[local]' (llama.cpp) or 'logreasoner[hf]' (transformers)",
-    )
-
-
-def _local_engine(path: str, backend: str, adapter: str | None, constrained: bool, chat_format: str | None,
-                  n_ctx: int, gguf_base: str | None = None) -> Any:
-    if backend == "llamacpp":
-        from logreasoner.lm.llamacpp import LlamaCppEngine
-
-        if adapter and not str(adapter).endswith(".gguf"):
-            raise ModelUnavailableError("llama.cpp takes LoRA adapters as .gguf files only",
-                                        "use the hf: backend for a PEFT adapter folder")
-        return LlamaCppEngine(path, lora_path=adapter, constrained=constrained, chat_format=chat_format, n_ctx=n_ctx)
-    from logreasoner.lm.hf import TransformersEngine
-
-    return TransformersEngine(path, adapter=adapter, constrained=constrained)
 
 
 def _gguf_base(base: str) -> bool:
@@ -297,9 +282,7 @@ def load_lm(
                            max_tokens=max_tokens, cache=cache, constrained=constrained, n_ctx=n_ctx, **kwargs)
         gguf_adapter = manifest.get("gguf_adapter")
         if adapter is None and gguf_adapter and ms.backend != "hf" and (Path(ms.target) / gguf_adapter).is_file():
-            from logreasoner.lm.llamacpp import llama_cpp_available
-
-            if llama_cpp_available() and _gguf_base(base):  # the same adapter at llama.cpp speed
+            if get_engine("llamacpp").available() and _gguf_base(base):  # the same adapter at llama.cpp speed
                 return load_lm(f"llamacpp:{base}", adapter=str((Path(ms.target) / gguf_adapter).resolve()),
                                temperature=temperature, max_tokens=max_tokens, cache=cache, constrained=constrained,
                                n_ctx=n_ctx, downloader=downloader, **kwargs)
@@ -308,8 +291,9 @@ def load_lm(
                        n_ctx=n_ctx, downloader=downloader, **kwargs)
     else:
         path, name = ms.target, f"local/{Path(ms.target).name}"
-    backend = _choose_backend(ms.backend, adapter)
-    engine = _local_engine(path, backend, adapter, constrained, chat_format, n_ctx)
+    backend = choose_engine(ms.backend, adapter)
+    engine = make_engine(backend, path, adapter=adapter, constrained=constrained, chat_format=chat_format,
+                         n_ctx=n_ctx)
     if adapter:
         name += f"+{Path(adapter).name}"
     name += f"@{backend}" + ("" if constrained else "-free")

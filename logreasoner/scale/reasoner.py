@@ -56,12 +56,11 @@ class ReasonStats:
 
 
 def is_serial_lm(lm: Any) -> bool:
-    """True for an in-process engine that runs one generation at a time (threads would only queue on its lock)."""
-    from logreasoner.lm.engine_base import LocalEngine
-    from logreasoner.lm.spec import engine_of
+    """True for an in-process engine that runs one generation at a time (threads would only queue on its lock):
+    :func:`logreasoner.lm.engines.is_serial`."""
+    from logreasoner.lm.engines import is_serial
 
-    eng = engine_of(lm)
-    return isinstance(eng, LocalEngine) or bool(getattr(eng, "serial", False))
+    return is_serial(lm)
 
 
 def lm_request_count(lm: Any) -> int | None:
@@ -82,7 +81,7 @@ class TemplateReasoner:
     """Run one program over many items, once per distinct key, through the answer cache.
 
     Args:
-        program: a ``dspy.Module`` or a kind name for :func:`logreasoner.analysis.load_program`.
+        program: a ``dspy.Module`` or a kind name for :func:`logreasoner.programs.resolve_program`.
         lm: the ``dspy.LM`` to run it on (``dspy.context(lm=...)`` inside every worker).
         task, labels, question: what the program is asked; part of the cache key (question is folded into it).
         cache: an :class:`AnswerCache`, ``"default"`` (the toolkit's cache dir) or None (no cache).
@@ -94,14 +93,14 @@ class TemplateReasoner:
                  question: str | None = None, cache: AnswerCache | str | None = "default",
                  concurrency: int | None = None, settings: ScaleSettings | None = None,
                  retry_failed: bool = False, kind: str | None = None) -> None:
-        from logreasoner.analysis import load_program
+        from logreasoner.programs.resolve import resolve_program
         from logreasoner.tasks import get_task
 
         self.task = get_task(task)
         self.task.answer_model(labels)  # fail fast on a missing label set
         self.labels, self.question = labels, question
         self.kind = kind or (program if isinstance(program, str) else None)
-        self.program = load_program(program, self.task)
+        self.program = resolve_program(program, self.task)
         self.lm = lm
         self.settings = settings or get_scale_settings()
         self.cache = AnswerCache.default() if cache == "default" else cache

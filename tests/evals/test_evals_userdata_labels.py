@@ -96,7 +96,7 @@ def test_cli_labels_field_scores_each_row_against_its_set(tmp_path, monkeypatch)
             seen[log] = labels
             return dspy.Prediction(answer=DiagnosisAnswer(label=labels[0]), format_error=None, raw=None)
 
-    monkeypatch.setattr(programs, "build_program", lambda kind, task, **kw: FirstLabel())
+    monkeypatch.setattr(programs.resolve, "build_program", lambda kind, task, **kw: FirstLabel())
     monkeypatch.setattr(resolve, "load_model", lambda spec: dspy.utils.DummyLM([{"x": "y"}]))
     data = _jsonl(tmp_path / "mixed.jsonl", ROWS)
     out = tmp_path / "run"

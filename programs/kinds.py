@@ -1,12 +1,21 @@
-"""The program factory by kind."""
+"""The program kinds, their aliases, and the factory that builds a program of a kind for a task."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["build_program", "PROGRAM_KINDS"]
+__all__ = ["build_program", "program_kind", "PROGRAM_KINDS", "PROGRAM_ALIASES", "RETRIEVING_KINDS"]
 
 PROGRAM_KINDS = ("coarse_to_fine", "coarse_to_fine_noretrieval", "direct", "cot")
+PROGRAM_ALIASES = {"logreasoner": "coarse_to_fine", "c2f": "coarse_to_fine",
+                   "c2f_noretrieval": "coarse_to_fine_noretrieval", "chain_of_thought": "cot"}
+RETRIEVING_KINDS = ("coarse_to_fine",)  # the kinds that take a retriever
+
+
+def program_kind(name: str) -> str | None:
+    """The canonical kind of a program name or alias (None when it names no built-in kind)."""
+    name = PROGRAM_ALIASES.get(name, name)
+    return name if name in PROGRAM_KINDS else None
 
 
 def build_program(kind: str = "coarse_to_fine", task: Any = "anomaly", **kwargs: Any) -> Any:
@@ -15,12 +24,13 @@ def build_program(kind: str = "coarse_to_fine", task: Any = "anomaly", **kwargs:
     from logreasoner.errors import UnknownTaskError
     from logreasoner.programs.modules import ChainOfThoughtAnswer, DirectAnswer, LogReasoner
 
-    if kind in ("coarse_to_fine", "logreasoner", "c2f"):
+    canonical = program_kind(kind)
+    if canonical == "coarse_to_fine":
         return LogReasoner(task, **kwargs)
-    if kind in ("coarse_to_fine_noretrieval", "c2f_noretrieval"):
+    if canonical == "coarse_to_fine_noretrieval":
         return LogReasoner(task, retriever=None, **kwargs)
-    if kind == "direct":
+    if canonical == "direct":
         return DirectAnswer(task, **kwargs)
-    if kind in ("cot", "chain_of_thought"):
+    if canonical == "cot":
         return ChainOfThoughtAnswer(task, **kwargs)
     raise UnknownTaskError(f"unknown program kind {kind!r}", f"choose one of: {', '.join(PROGRAM_KINDS)}")
