@@ -26,7 +26,7 @@ __all__ = [
 _WHERE = {
     "DatasetSpec": "datasets", "get_dataset": "datasets", "list_datasets": "datasets", "load_dataset": "datasets",
     "load_records": "datasets", "register_dataset": "datasets", "load_user_data": "userdata",
-    "RunConfig": "runner", "UserData": "runner", "run_eval": "runner",
+    "RunConfig": "config", "UserData": "config", "run_eval": "runner",
 }
 
 

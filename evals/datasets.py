@@ -94,6 +94,7 @@ def get_dataset(name: str | DatasetSpec) -> DatasetSpec:
 
 
 def list_datasets() -> list[DatasetSpec]:
+    """Every registered eval dataset (bundled and registered by plugins), by name."""
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 

@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -26,6 +27,46 @@ os.environ["DSPY_CACHEDIR"] = _DSPY_CACHE
 atexit.register(shutil.rmtree, _DSPY_CACHE, True)
 if "dspy" in sys.modules:  # imported before this file (by a plugin): move its cache too
     sys.modules["dspy"].configure_cache(disk_cache_dir=_DSPY_CACHE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_cache_dir(tmp_path_factory) -> Iterator[Path]:
+    """The cache folder (``LOGREASONER_CACHE_DIR``: thought store, answer and template caches, models) is a new one
+    per test session, never the user's: tests that open the default thought store or caches wrote to the user's.
+
+    The embedded models' weights are the exception: each model folder already in the user's ``models/`` (and each
+    converted HF folder in ``hf/``) is linked in, so tests marked ``model`` find what ``logreasoner models pull
+    local`` fetched instead of downloading it again. Set in ``os.environ``, so child processes use it too; settings
+    are read afresh on every ``get_settings()``, so nothing needs clearing.
+    """
+    from logreasoner.settings import get_settings
+
+    user_cache = get_settings().cache_dir
+    cache = tmp_path_factory.mktemp("logreasoner-cache")
+    for part in ("models", "hf"):
+        (cache / part).mkdir()
+        if (user_cache / part).is_dir():
+            for entry in (user_cache / part).iterdir():
+                if entry.is_dir() and not entry.name.startswith("."):
+                    (cache / part / entry.name).symlink_to(entry, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LOGREASONER_CACHE_DIR", str(cache))
+        yield cache
+
+
+@pytest.fixture(autouse=True)
+def _task_registry():
+    """Tasks a test registers (``register_task``) are gone after it: the registry is restored to what it held."""
+    from logreasoner import tasks
+
+    tasks.list_tasks()  # the built-in and entry-point tasks first, so they are in the snapshot
+    registry, aliases = dict(tasks._REGISTRY), dict(tasks._ALIASES)
+    yield
+    tasks._REGISTRY.clear()
+    tasks._REGISTRY.update(registry)
+    tasks._ALIASES.clear()
+    tasks._ALIASES.update(aliases)
+
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"

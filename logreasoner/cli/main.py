@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from logreasoner.cli.plugins import extra_for, mount_sub_apps
 from logreasoner.errors import InputError, LogReasonerError
 
 __all__ = ["app", "main"]
@@ -181,38 +182,7 @@ def sample(name: str = typer.Argument("OpenSSH_2k.log")) -> None:
     typer.echo(str(p))
 
 
-def _mount_optional() -> None:
-    """Sub-commands of the other packages (each imports its heavy dependencies lazily)."""
-    import importlib
-
-    for module, name, help_ in (
-        ("logreasoner.thoughts_db.cli", "thoughts", "The thought store: expert flowcharts and plans."),
-        ("logreasoner.evals.cli", "eval", "Eval suites: run programs x models x tasks, compare runs."),
-        ("logreasoner.finetune.cli", "finetune", "Distil teacher traces into a local model: SFT then DPO."),
-        ("logreasoner.scale.cli", "scale", "Large logs: stream, group, reason once per template; the answer cache."),
-    ):
-        try:
-            sub = importlib.import_module(module).app
-        except (ImportError, AttributeError):
-            continue
-        app.add_typer(sub, name=name, help=help_)
-    try:
-        agents = importlib.import_module("logreasoner.agents.cli")
-    except ImportError:
-        return
-    for attr in ("mcp_app",):
-        if hasattr(agents, attr):
-            app.add_typer(getattr(agents, attr), name="mcp", help="Serve the tools over MCP.")
-    if hasattr(agents, "investigate"):
-        app.command("investigate")(agents.investigate)
-    elif hasattr(agents, "app"):
-        for cmd in agents.app.registered_commands:
-            app.registered_commands.append(cmd)
-        for grp in agents.app.registered_groups:
-            app.registered_groups.append(grp)
-
-
-_mount_optional()
+mount_sub_apps(app)  # thoughts, eval, finetune, scale, mcp, investigate (logreasoner.cli.plugins)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -233,6 +203,10 @@ def main(argv: Optional[list[str]] = None) -> None:
         known = _known_cause(e)
         if known is not None:
             _fail(known.one_line(), known.exit_code)
+        missing = _missing_extra(e)
+        if missing is not None:
+            _fail(f"this needs the optional extra [{missing[1]}] ({_first_line(missing[0])}) — "
+                  f"pip install 'logreasoner[{missing[1]}]'", 2)
         kind = type(e).__module__.split(".")[0]
         msg = _first_line(e)
         if _is_model_unavailable(e):
@@ -263,6 +237,12 @@ def _chain(e: BaseException):  # noqa: ANN202 - the exception and its causes, ou
         seen.add(id(cur))
         yield cur
         cur = cur.__cause__ or cur.__context__
+
+
+def _missing_extra(e: BaseException) -> tuple[ModuleNotFoundError, str] | None:
+    """A module an optional extra installs, missing when a command imported it: the error and the extra."""
+    return next(((c, extra) for c in _chain(e) if isinstance(c, ModuleNotFoundError)
+                 and (extra := extra_for(c)) is not None), None)
 
 
 def _known_cause(e: BaseException) -> LogReasonerError | None:

@@ -44,7 +44,7 @@ def test_run_user_data_with_an_llm_program(tmp_path, fixtures, monkeypatch):
             seen.append(labels)
             return dspy.Prediction(answer=DiagnosisAnswer(label="Port Down"), format_error=None, raw=None)
 
-    monkeypatch.setattr(programs, "build_program", lambda kind, task, **kw: Fake())
+    monkeypatch.setattr(programs.resolve, "build_program", lambda kind, task, **kw: Fake())
     monkeypatch.setattr(resolve, "load_model", lambda spec: dspy.utils.DummyLM([{"x": "y"}]))
     out = tmp_path / "u"
     r = runner.invoke(app, ["run", "--data", str(fixtures / "user_diag.csv"), "--task", "diagnosis",

@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 
-from logreasoner.evals.runner import DEFAULT_PROGRAMS, RunConfig, _plan_cells
+from logreasoner.evals.planning import plan_cells
+from logreasoner.evals.runner import DEFAULT_PROGRAMS, RunConfig
 from logreasoner.evals.suites import SUITES, get_suite
 
 
@@ -27,7 +28,7 @@ def test_a_suite_run_takes_the_suite_programs_unless_given():
 
 
 def test_quick_plan_every_cell_has_20_stratified_examples_and_a_baseline():
-    cells, skipped, notes = _plan_cells(RunConfig(suite="quick", models=["m"]), None, "m")
+    cells, skipped, notes = plan_cells(RunConfig(suite="quick", models=["m"]), None, "m")
     datasets = get_suite("quick").datasets
     assert {c.dataset.name for c in cells} == set(datasets)
     for name in datasets:
