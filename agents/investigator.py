@@ -320,6 +320,8 @@ class Investigator:
         return self.investigate(question)
 
     def investigate(self, question: str) -> InvestigationResult:
+        """Answer a question about the folder: the agent lists, greps and reads files, asks the reasoner, and returns
+        its answer with the evidence lines and the tool calls it made, inside the time budget."""
         question = (question or "").strip()
         if not question:
             raise InputError("no question given", "ask what you want to know, e.g. 'why did the job fail at 14:02?'")

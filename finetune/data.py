@@ -99,14 +99,10 @@ def load_jsonl_examples(cfg: DatasetConfig, split: str, *, seed: int = 0) -> lis
 def load_examples(cfg: DatasetConfig, split: str = "train", *, seed: int = 0, limit: int | None = None) -> list[Any]:
     """The examples of one dataset config and split ('train' or 'test' map to the config's split names)."""
     if cfg.name:
-        try:
-            from logreasoner.evals import load_dataset
-        except ImportError:
-            raise InputError(f"dataset {cfg.name!r} needs logreasoner.evals", "give path= to a JSONL file instead") from None
+        from logreasoner.evals import get_dataset, load_dataset
+
         real = cfg.train_split if split == "train" else cfg.test_split if split == "test" else split
         exs = load_dataset(cfg.name, split=real, seed=seed)
-        from logreasoner.evals import get_dataset
-
         field = get_dataset(cfg.name).answer_field
         if field:  # which answer field the gold fills (e.g. remediation): the experts write it there
             exs = [e.copy(meta={**(e.get("meta") or {}), "answer_field": field}) for e in exs]

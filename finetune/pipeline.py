@@ -148,6 +148,8 @@ class Pipeline:
 
     # ---------------------------------------------------------------------------------------------- stages
     def traces(self, force: bool = False) -> dict:
+        """Stage 1: teacher traces of the training examples (programmatic experts and/or an LM teacher with hinted
+        re-asks) in ``traces/traces.jsonl``; returns the stage's figures (traces per source and task)."""
         from logreasoner.finetune.traces import generate_traces, save_traces
 
         st = stage("traces")
@@ -170,6 +172,8 @@ class Pipeline:
         return self._stage(st, None, chash, force, run)
 
     def sft_data(self, force: bool = False) -> dict:
+        """Stage 2: the thought and stepwise SFT datasets, rendered in the program's prompt format and selected for
+        diversity (DPP), in ``data/``; returns rows per kind and task."""
         from logreasoner.finetune.sft_data import build_sft_datasets
         from logreasoner.finetune.student import load_student_tokenizer
         from logreasoner.finetune.traces import load_traces
@@ -253,6 +257,8 @@ class Pipeline:
         return out
 
     def mine(self, force: bool = False) -> dict:
+        """Stage 4: run the SFT student on the mining pool and turn its mistakes, corrected (self-correction or the
+        expert), into DPO preference pairs in ``mine/pairs.jsonl``; returns pairs per source and task."""
         from logreasoner.finetune.mining import mine_pairs, save_jsonl
 
         st, m = stage("mine"), self.cfg.mine
@@ -304,6 +310,8 @@ class Pipeline:
         return self._stage(st, None, chash, force, run)
 
     def dpo(self, force: bool = False) -> dict:
+        """Stage 5: DPO with TRL on the mined pairs, continuing the last SFT adapter (the reference policy), into
+        ``dpo/adapter``; resumes from its last checkpoint; returns the training figures."""
         from logreasoner.finetune.dpo import pairs_dataset, train_dpo
         from logreasoner.finetune.mining import load_jsonl
 
@@ -374,6 +382,8 @@ class Pipeline:
         return self.phase_adapter(variant)
 
     def evaluate(self, variants: list[str] | None = None, force: bool = False) -> dict:
+        """The held-back evaluation: each variant (base, each SFT phase, DPO) runs the program on the test
+        examples; per variant and task: score, format failures, degenerate outputs, F1, seconds per example."""
         from logreasoner.finetune.evaluate import evaluate_program
         from logreasoner.finetune.mining import save_jsonl
 

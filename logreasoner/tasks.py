@@ -264,6 +264,7 @@ def get_task(name: str | Task) -> Task:
 
 
 def list_tasks() -> list[Task]:
+    """Every registered task (the built-ins and those of installed plugins), by name."""
     _ensure_builtin()
     _load_entry_points()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]

@@ -192,6 +192,7 @@ class ThoughtStore:
         return self.repository.has_flowchart(flowchart_id)
 
     def get_flowchart(self, flowchart_id: str) -> Flowchart:
+        """The stored flowchart ``flowchart_id`` as a :class:`Flowchart` (raises naming the known ids if absent)."""
         return self.repository.get_flowchart(flowchart_id)
 
     def flowchart_ids(self) -> list[str]:
@@ -219,6 +220,7 @@ class ThoughtStore:
         return self.counter.counts(template_id)
 
     def stats(self) -> dict[str, Any]:
+        """Counts of the store (flowcharts, templates, tags, usage) after flushing pending usage counts."""
         self.counter.flush()
         return self.repository.stats()
 
