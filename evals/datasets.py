@@ -84,9 +84,35 @@ def register_dataset(spec: DatasetSpec, *, replace: bool = False, check_task: bo
     return spec
 
 
+_PLUGINS_LOADED = False
+
+
+def _load_plugins() -> None:
+    """Register the datasets of installed packages (the ``logreasoner.datasets`` entry point group: a
+    ``DatasetSpec``, a list, or a function returning them), once; a broken plugin warns and is skipped."""
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True
+    import warnings
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="logreasoner.datasets"):
+        try:
+            obj = ep.load()
+            specs = obj() if callable(obj) and not isinstance(obj, DatasetSpec) else obj
+            for spec in specs if isinstance(specs, (list, tuple)) else [specs]:
+                if isinstance(spec, DatasetSpec) and spec.name not in _REGISTRY:
+                    register_dataset(spec)
+        except Exception as e:
+            warnings.warn(f"logreasoner.datasets entry point {ep.name!r} failed to load: {e}", stacklevel=2)
+
+
 def get_dataset(name: str | DatasetSpec) -> DatasetSpec:
+    """The registered dataset ``name`` (an unknown name raises with the known ones)."""
     if isinstance(name, DatasetSpec):
         return name
+    _load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -95,6 +121,7 @@ def get_dataset(name: str | DatasetSpec) -> DatasetSpec:
 
 def list_datasets() -> list[DatasetSpec]:
     """Every registered eval dataset (bundled and registered by plugins), by name."""
+    _load_plugins()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 

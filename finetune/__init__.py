@@ -5,6 +5,9 @@ Stages (declared once in :mod:`logreasoner.finetune.stages`, each a :class:`Pipe
 
     traces -> sft-data -> sft (thought, stepwise) -> mine -> dpo -> export [-> eval]
 
+``register_stage(Stage(...), after=...)`` adds a stage of your own (a function, its settings a
+``[stages.<name>]`` table): see ``examples/custom_stage.py``.
+
 >>> from logreasoner.finetune import load_config, run_pipeline
 >>> run_pipeline(load_config("finetune.toml"))          # then: load_lm("runs/<name>")
 
@@ -15,6 +18,7 @@ from logreasoner.finetune.config import FinetuneConfig, load_config
 from logreasoner.finetune.data import load_examples, make_example
 from logreasoner.finetune.experts import AnomalyExpert, DiagnosisExpert, get_expert
 from logreasoner.finetune.pipeline import STAGES, Pipeline, run_pipeline
+from logreasoner.finetune.stages import Stage, register_stage
 from logreasoner.finetune.traces import Trace, expert_traces, generate_traces, lm_traces
 
 __all__ = [
@@ -25,6 +29,8 @@ __all__ = [
     "Pipeline",
     "run_pipeline",
     "STAGES",
+    "Stage",
+    "register_stage",
     "Trace",
     "expert_traces",
     "lm_traces",

@@ -1,5 +1,6 @@
 """``logreasoner finetune ...``: the whole run (``run --config finetune.toml``) or one stage at a time (one
-command per stage declared in :mod:`logreasoner.finetune.stages`, with the options the stage declares).
+command per stage declared in :mod:`logreasoner.finetune.stages`, with the options the stage declares, and one per
+stage registered before this module is imported: installed packages' ``logreasoner.finetune_stages``).
 
 Every command takes the same ``--config`` (TOML, see :mod:`logreasoner.finetune.config`); ``--run-dir``
 overrides the config's run folder. Stages resume: a finished stage is skipped unless ``--force``.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from logreasoner.finetune.stages import PIPELINE
+from logreasoner.finetune.stages import pipeline_stages
 
 if TYPE_CHECKING:
     from logreasoner.finetune.stages import Stage
@@ -64,7 +65,7 @@ def run(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR, fo
     typer.echo(f"run folder: {p.run_dir}  (load it with --model {p.run_dir})")
 
 
-# options a stage declares (finetune.stages) beyond --config/--run-dir/--force/--json, by the keyword its
+# options a built-in stage declares (finetune.stages) beyond --config/--run-dir/--force/--json, by the keyword its
 # Pipeline method takes; --device goes to the config instead
 _STAGE_OPTIONS: dict[str, tuple[object, object]] = {
     "phase": (Optional[str], typer.Option(None, "--phase", help="one phase by name (default: all, in order)")),
@@ -75,13 +76,13 @@ _STAGE_OPTIONS: dict[str, tuple[object, object]] = {
 
 
 def _stage_command(st: "Stage") -> None:
-    """``logreasoner finetune <stage>``: the stage's Pipeline method with its declared options."""
+    """``logreasoner finetune <stage>``: the stage (Pipeline.run_stage) with its declared options."""
 
     def command(config: Optional[Path], run_dir: Optional[Path], force: bool, as_json: bool, **options) -> None:
         p = _pipeline(config, run_dir, options.pop("device", None))
         if options.get("variants"):
             options["variants"] = [v.strip() for v in options["variants"].split(",")]
-        _show(getattr(p, st.run)(force=force, **options), as_json)
+        _show(p.run_stage(st.name, force=force, **options), as_json)
 
     unknown = [o for o in st.options if o not in _STAGE_OPTIONS]
     if unknown:
@@ -97,11 +98,11 @@ def _stage_command(st: "Stage") -> None:
     command.__signature__ = inspect.Signature(params)
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = st.summary
-    command.__name__ = st.run
+    command.__name__ = st.run if isinstance(st.run, str) else st.name.replace("-", "_")  # the Pipeline method
     app.command(st.name)(command)
 
 
-for _st in PIPELINE:
+for _st in pipeline_stages():
     _stage_command(_st)
 
 

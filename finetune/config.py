@@ -12,6 +12,9 @@ A minimal ``finetune.toml``::
     train_limit = 32
     [teacher]
     kind = "expert"                     # or "lm" with model = "openai/gpt-4o-mini"
+
+A stage added with :func:`~logreasoner.finetune.stages.register_stage` reads its settings from its own
+``[stages.<name>]`` table, checked by the stage's ``config_model`` (register the stage before loading the config).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from logreasoner.errors import ConfigError
+from logreasoner.finetune.stages import stage_table
 
 __all__ = [
     "DatasetConfig",
@@ -241,11 +245,18 @@ class FinetuneConfig(_Strict):
     dpo: DPOConfigModel = Field(default_factory=DPOConfigModel)
     export: ExportConfig = Field(default_factory=ExportConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    stages: dict[str, Any] = Field(default_factory=dict, description=(
+        "settings of registered stages: one [stages.<name>] table each, validated by the stage's config_model"))
 
     @field_validator("run_dir")
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return Path(v).expanduser()
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_tables(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return {name: stage_table(name, table) for name, table in v.items()}  # ConfigError naming the table
 
     @model_validator(mode="after")
     def _trl_tables(self) -> "FinetuneConfig":

@@ -1,7 +1,8 @@
 """The whole run, stage by stage: traces -> sft-data -> sft (thought, stepwise) -> mine -> dpo -> export
-[-> eval], as declared in :mod:`logreasoner.finetune.stages`. Each stage is a method here, a function of the config
-(plus optional in-memory examples and LMs for Python callers); it writes its artefacts under its declared folder
-of ``run_dir`` and records itself in ``state.json``. A finished stage is skipped while its key (its config sections
+[-> eval], as declared in :mod:`logreasoner.finetune.stages` (plus the stages registered there). Each built-in
+stage is a method here, a function of the config (plus optional in-memory examples and LMs for Python callers); a
+registered stage is its own function. Each writes its artefacts under its declared folder of ``run_dir`` and
+records itself in ``state.json``. A finished stage is skipped while its key (its config sections
 and the finish times of the stages it reads) is unchanged; ``force=True`` reruns it, and so makes the stages
 after it stale.
 """
@@ -9,6 +10,7 @@ after it stale.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,7 +19,7 @@ from tqdm.auto import tqdm
 from logreasoner.errors import ConfigError
 from logreasoner.finetune.config import FinetuneConfig
 from logreasoner.finetune.data import example_id, load_examples
-from logreasoner.finetune.stages import PIPELINE, STAGES, Stage, section, stage
+from logreasoner.finetune.stages import STAGES, Stage, pipeline_stages, section, stage
 from logreasoner.finetune.state import RunState, config_hash
 
 __all__ = ["Pipeline", "STAGES", "run_pipeline"]
@@ -95,8 +97,6 @@ class Pipeline:
             # forced) starts again, so stale checkpoints must not be picked up
             prev = self.state.stage(name) or {}
             if force or prev.get("config_hash") != chash or prev.get("status") == "done":
-                import shutil
-
                 shutil.rmtree(self.out_dir(st.name, part) / "trainer", ignore_errors=True)
         with self.state.running(name, chash) as out:
             fn(out)
@@ -136,12 +136,10 @@ class Pipeline:
         return self.out_dir(st.name, part) / "adapter", st.folder(part)
 
     def _lms(self, adapter: Path | None, max_tokens: int | None, backend: str) -> tuple[Any, Any]:
-        from logreasoner.finetune.models import student_lm
+        from logreasoner.finetune.models import choose_backend, student_lm
 
         kw = dict(backend=backend, threads=self.cfg.threads, max_tokens=max_tokens)
         a = student_lm(self.cfg.student, adapter, **kw)
-        from logreasoner.finetune.models import choose_backend
-
         # llama.cpp keeps one prompt prefix per engine: a second engine for the step stage keeps both warm
         b = student_lm(self.cfg.student, adapter, **kw) if choose_backend(self.cfg.student, backend) == "llamacpp" else a
         return a, b
@@ -227,38 +225,16 @@ class Pipeline:
             raise ConfigError(f"no SFT phase named {phase!r}", f"choose one of: {', '.join(p.name for p in self.phases)}")
         return results
 
-    def _sft_ids(self) -> set[str]:
-        """Example ids behind the SFT rows (mining prefers the examples training did not use)."""
-        import json as _json
-
-        ids: set[str] = set()
-        for f in self.out_dir("sft-data").glob("*.jsonl"):
-            with f.open(encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        ids.add(str(_json.loads(line).get("id", "")).split("#")[0])
-                    except ValueError:
-                        continue
-        return ids
-
     def mine_examples(self) -> list:
-        """The mining pool: training examples, those the SFT rows did not use first, at most ``mine.limit``
-        per task, interleaved over tasks so that ``max_pairs`` stops on a mix."""
-        m = self.cfg.mine
-        exs = self.train_examples()
-        used = self._sft_ids() if m.unused_first else set()
-        by_task: dict[str, list] = {}
-        for e in sorted(exs, key=lambda e: example_id(e) in used):  # stable: unused first
-            by_task.setdefault(e.get("task"), []).append(e)
-        groups = [g[: m.limit] if m.limit else g for g in by_task.values()]
-        out = []
-        for i in range(max((len(g) for g in groups), default=0)):
-            out.extend(g[i] for g in groups if i < len(g))
-        return out
+        """The mining pool (:func:`~logreasoner.finetune.mine_pool.mine_pool`) of this run's training examples."""
+        from logreasoner.finetune.mine_pool import mine_pool
+
+        return mine_pool(self.train_examples(), self.out_dir("sft-data"), self.cfg.mine)
 
     def mine(self, force: bool = False) -> dict:
         """Stage 4: run the SFT student on the mining pool and turn its mistakes, corrected (self-correction or the
         expert), into DPO preference pairs in ``mine/pairs.jsonl``; returns pairs per source and task."""
+        from logreasoner.finetune.mine_pool import mine_figures
         from logreasoner.finetune.mining import mine_pairs, save_jsonl
 
         st, m = stage("mine"), self.cfg.mine
@@ -293,20 +269,7 @@ class Pipeline:
             bar.close()
             save_jsonl(pairs, self.out_dir(st.name) / "pairs.jsonl")
             save_jsonl(records, self.out_dir(st.name) / "records.jsonl")
-            wrong = [r for r in records if r.get("wrong", r["score"] < self.cfg.teacher.min_score)]
-            by_task: dict[str, dict] = {}
-            for r in records:
-                t = by_task.setdefault(r["task"], {"examples": 0, "wrong": 0, "pairs": 0})
-                t["examples"] += 1
-                t["wrong"] += int(r.get("wrong", False))
-                t["pairs"] += int(r.get("pair", False))
-            out.update(examples=len(records), wrong=len(wrong),
-                       format_failures=sum(r["format_failure"] for r in records),
-                       corrected=sum(bool(r.get("corrected")) for r in records), pairs=len(pairs),
-                       corrector=m.corrector, by_task=by_task,
-                       pairs_by_corrector={k: sum(p.get("corrected_by") == k for p in pairs)
-                                           for k in sorted({p.get("corrected_by") for p in pairs})},
-                       train_score=round(sum(r["score"] for r in records) / max(1, len(records)), 4))
+            out.update(mine_figures(records, pairs, min_score=self.cfg.teacher.min_score, corrector=m.corrector))
         return self._stage(st, None, chash, force, run)
 
     def dpo(self, force: bool = False) -> dict:
@@ -421,17 +384,33 @@ class Pipeline:
         return results
 
     # ---------------------------------------------------------------------------------------------- all
+    def run_stage(self, name: str, force: bool = False, **options: Any) -> dict:
+        """One stage by name: a built-in stage's method (with its CLI ``options``), or a registered stage's
+        function, run, skipped and recorded like a built-in one (its settings: its ``[stages.<name>]`` table)."""
+        st = stage(name)
+        if isinstance(st.run, str):
+            return getattr(self, st.run)(force=force, **options)
+
+        def run(out: dict) -> None:
+            (folder := self.out_dir(st.name)).mkdir(parents=True, exist_ok=True)
+            if not isinstance(figures := st.run(self, st.settings(self.cfg), folder), dict):
+                raise ConfigError(f"stage {st.name!r} returned {type(figures).__name__}, not a dict",
+                                  "return the stage's figures as a dict (they are recorded in state.json)")
+            out.update(figures)
+        return self._stage(st, None, self._key(st), force, run)
+
     def run(self, stages: list[str] | None = None, force: bool = False) -> dict:
-        """The chosen stages (default: every stage its config enables) in declared order."""
-        chosen = list(stages or STAGES)
-        unknown = [s for s in chosen if s not in STAGES]
+        """The chosen stages (default: every stage its config enables) in run order."""
+        order = pipeline_stages()
+        chosen = list(stages or [s.name for s in order])
+        unknown = [s for s in chosen if s not in {st.name for st in order}]
         if unknown:
-            raise ConfigError(f"unknown stage(s) {unknown}", f"choose from: {', '.join(STAGES)}")
+            raise ConfigError(f"unknown stage(s) {unknown}", f"choose from: {', '.join(s.name for s in order)}")
         out = {}
-        for st in PIPELINE:
+        for st in order:
             if st.name not in chosen or (stages is None and st.enabled and not section(self.cfg, st.enabled)):
                 continue
-            out[st.name] = getattr(self, st.run)(force=force)
+            out[st.name] = self.run_stage(st.name, force=force)
         return out
 
 

@@ -2,20 +2,23 @@
 
 ``load_lm`` builds engines through it, finetune builds its student engines through it, and the evals runner and
 the scale pipeline ask it whether a model must run one request at a time. A new in-process backend is one
-:func:`register_engine` call.
+:func:`register_engine` call (examples/custom_engine.py), or, so that the CLI sees it too, an
+:class:`EngineInfo` (or a function returning some) under the ``logreasoner.engines`` entry point of your package.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import threading
+import warnings
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable
 
 from logreasoner.errors import ModelUnavailableError
 
-__all__ = ["EngineInfo", "register_engine", "get_engine", "engine_names", "choose_engine", "make_engine",
+__all__ = ["EngineInfo", "register_engine", "get_engine", "engine_names", "engine_prefix", "choose_engine", "make_engine",
            "is_serial"]
 
 
@@ -29,7 +32,8 @@ class EngineInfo:
         serial: the engine runs one generation at a time (callers run examples one by one, not in threads).
         modules: the importable modules the backend needs (all present = available).
         install: how to install it, for the error a missing backend raises.
-        adapters: the adapter forms it takes, for its error (``.gguf`` LoRA, PEFT folder).
+        adapters: the adapter formats it applies: ``"gguf"`` (a GGUF LoRA file, as the embedded student ships)
+            and/or ``"peft"`` (a PEFT adapter folder).
     """
 
     name: str
@@ -37,7 +41,7 @@ class EngineInfo:
     serial: bool = True
     modules: tuple[str, ...] = ()
     install: str = ""
-    adapters: str = ""
+    adapters: tuple[str, ...] = ("gguf",)
 
     def available(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.modules)
@@ -75,17 +79,49 @@ def register_engine(info: EngineInfo, *, replace: bool = False) -> EngineInfo:
 
 
 register_engine(EngineInfo("llamacpp", _llamacpp, serial=True, modules=("llama_cpp",),
-                           install="pip install 'logreasoner[local]'", adapters="GGUF LoRA (.gguf)"))
+                           install="pip install 'logreasoner[local]'", adapters=("gguf",)))
 register_engine(EngineInfo("hf", _transformers, serial=True, modules=("transformers", "torch"),
-                           install="pip install 'logreasoner[hf]'", adapters="PEFT adapter folder"))
+                           install="pip install 'logreasoner[hf]'", adapters=("peft",)))
+
+
+_PLUGINS_LOADED = False
+
+
+def _load_plugins() -> None:
+    """Register the engines of installed packages (the ``logreasoner.engines`` entry point group), once."""
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True
+    for ep in entry_points(group="logreasoner.engines"):
+        try:
+            obj = ep.load()
+            infos = obj() if callable(obj) and not isinstance(obj, EngineInfo) else obj
+        except Exception as e:  # a broken plugin must not break the toolkit; say which one
+            warnings.warn(f"logreasoner.engines entry point {ep.name!r} failed to load: {e}", stacklevel=2)
+            continue
+        for info in infos if isinstance(infos, (list, tuple)) else [infos]:
+            if isinstance(info, EngineInfo) and info.name not in _ENGINES:
+                register_engine(info)
+
+
+def engine_prefix(spec: str) -> tuple[str | None, str]:
+    """``("name", rest)`` for a spec that starts with a registered backend name and a colon (``llamacpp:local``),
+    else ``(None, spec)``."""
+    _load_plugins()
+    name, sep, rest = spec.partition(":")
+    return (name, rest) if sep and name in _ENGINES else (None, spec)
 
 
 def engine_names() -> list[str]:
     """The registered backends, in order of preference."""
+    _load_plugins()
     return list(_ENGINES)
 
 
 def get_engine(name: str) -> EngineInfo:
+    """The registered backend ``name`` (an unknown name raises with the known ones)."""
+    _load_plugins()
     try:
         return _ENGINES[name]
     except KeyError:
@@ -94,16 +130,18 @@ def get_engine(name: str) -> EngineInfo:
 
 
 def choose_engine(requested: str | None = None, adapter: str | None = None) -> str:
-    """The backend for a local model: the requested one, transformers for a PEFT adapter folder, else the first
-    installed backend in order of preference."""
+    """The backend for a local model: the requested one, else the first backend in order of preference that is
+    installed and applies the adapter's format (a PEFT folder: transformers)."""
     if requested:
         get_engine(requested)
         return requested
-    if adapter and (Path(adapter) / "adapter_config.json").exists():
-        return "hf"  # PEFT adapters run on transformers
-    for info in _ENGINES.values():
+    peft = bool(adapter) and (Path(adapter) / "adapter_config.json").exists()
+    candidates = [info for info in _ENGINES.values() if not peft or "peft" in info.adapters]
+    for info in candidates:
         if info.available():
             return info.name
+    if peft and candidates:  # the PEFT backend, not installed: loading it names the extra to install
+        return candidates[0].name
     raise ModelUnavailableError("no in-process backend is installed",
                                 " or ".join(info.install for info in _ENGINES.values() if info.install))
 

@@ -8,7 +8,8 @@ Specs:
   ``provider/model``                      anything litellm/DSPy knows: ``openai/gpt-4o-mini``, ``ollama_chat/qwen2.5:7b``,
                                           ``openai/<name>`` with ``api_base=`` (or ``LOGREASONER_API_BASE``) for
                                           vLLM, SGLang or llama.cpp servers (see :mod:`.openai_server`)
-Prefixes ``llamacpp:`` and ``hf:`` force a backend for paths and embedded names.
+A backend name and a colon (``llamacpp:``, ``hf:``, or any backend registered with
+:func:`logreasoner.lm.engines.register_engine`) forces that backend for paths and embedded names.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from logreasoner.errors import InputError, MissingAPIKeyError, ModelUnavailableError
-from logreasoner.lm.engines import choose_engine, get_engine, make_engine
+from logreasoner.lm.engines import choose_engine, engine_prefix, get_engine, make_engine
 
 __all__ = ["load_lm", "ModelSpec", "parse_spec", "spec_is_serial", "MANIFEST_NAME", "engine_of", "weights_fingerprint"]
 
@@ -46,7 +47,7 @@ _KEY_ENV = {
 class ModelSpec:
     kind: str  # "embedded" | "gguf" | "hf" | "run" | "remote"
     target: str
-    backend: str | None = None  # "llamacpp" | "hf" | None (choose)
+    backend: str | None = None  # a registered engine ("llamacpp", "hf", ...) | None (choose)
 
 
 def parse_spec(spec: str) -> ModelSpec:
@@ -56,10 +57,7 @@ def parse_spec(spec: str) -> ModelSpec:
     if not spec or not spec.strip():
         raise InputError("empty model spec", "pass e.g. --model local or --model openai/gpt-4o-mini")
     s = spec.strip()
-    backend = None
-    for prefix in ("llamacpp:", "hf:"):
-        if s.startswith(prefix):
-            backend, s = prefix[:-1], s[len(prefix):]
+    backend, s = engine_prefix(s)
     if s.startswith("local:"):
         s = s[len("local:"):]
     if s in MODEL_ALIASES or s in EMBEDDED_MODELS:
@@ -266,10 +264,12 @@ def load_lm(
             if shipped is None:
                 raise ModelUnavailableError(f"{model.name}: its adapter {model.adapter} is missing from this install",
                                             "reinstall logreasoner, or use --model local-base (the untuned base)")
-            if ms.backend == "hf":
-                raise ModelUnavailableError(f"{model.name} ships its adapter for llama.cpp only",
-                                            "drop the hf: prefix, or use hf:local-base (the untuned base)")
-            adapter, ms = str(shipped), ModelSpec(ms.kind, ms.target, "llamacpp")
+            if ms.backend and "gguf" not in get_engine(ms.backend).adapters:
+                raise ModelUnavailableError(f"{model.name} ships a GGUF LoRA adapter, which backend {ms.backend!r} "
+                                            "does not apply",
+                                            f"drop the {ms.backend}: prefix, or use {ms.backend}:local-base "
+                                            "(the untuned base)")
+            adapter, ms = str(shipped), ModelSpec(ms.kind, ms.target, ms.backend or "llamacpp")
     elif ms.kind == "run":
         manifest = json.loads((Path(ms.target) / MANIFEST_NAME).read_text())
         base = manifest.get("base", "local")

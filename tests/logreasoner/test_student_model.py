@@ -48,7 +48,7 @@ def test_tuned_model_runs_the_base_weights_with_its_adapter(student):
     assert Path(eng.model_path).read_bytes() == PAYLOAD  # the base's weights, fetched once
     assert eng.lora_path == str(student.adapter_path) and "+adapter.gguf@llamacpp" in lm.model
     assert student.card_data()["sources"][0]["name"] == "bgl_anomaly"
-    with pytest.raises(ModelUnavailableError, match="llama.cpp only"):
+    with pytest.raises(ModelUnavailableError, match="does not apply"):
         load_lm("hf:fake-student", downloader=_download)
 
 
