@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from logreasoner.errors import InputError
+from logreasoner.plugins import register_entry_points
 from logreasoner.evals import sources
 from logreasoner.evals.bundle import LOGHUB_SYSTEMS
 from logreasoner.evals.paths import bundled_data_dir, shared_file
@@ -89,23 +90,12 @@ _PLUGINS_LOADED = False
 
 def _load_plugins() -> None:
     """Register the datasets of installed packages (the ``logreasoner.datasets`` entry point group: a
-    ``DatasetSpec``, a list, or a function returning them), once; a broken plugin warns and is skipped."""
+    ``DatasetSpec``, a list, or a function returning them), once."""
     global _PLUGINS_LOADED
     if _PLUGINS_LOADED:
         return
     _PLUGINS_LOADED = True
-    import warnings
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="logreasoner.datasets"):
-        try:
-            obj = ep.load()
-            specs = obj() if callable(obj) and not isinstance(obj, DatasetSpec) else obj
-            for spec in specs if isinstance(specs, (list, tuple)) else [specs]:
-                if isinstance(spec, DatasetSpec) and spec.name not in _REGISTRY:
-                    register_dataset(spec)
-        except Exception as e:
-            warnings.warn(f"logreasoner.datasets entry point {ep.name!r} failed to load: {e}", stacklevel=2)
+    register_entry_points("logreasoner.datasets", DatasetSpec, register_dataset, lambda name: name in _REGISTRY)
 
 
 def get_dataset(name: str | DatasetSpec) -> DatasetSpec:

@@ -15,12 +15,12 @@ A package can add stages without being imported by hand: name a stage its module
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
 from logreasoner.errors import ConfigError
+from logreasoner.plugins import entry_point_objects
 
 __all__ = ["Stage", "PIPELINE", "STAGES", "pipeline_stages", "register_stage", "stage", "stage_table", "section"]
 
@@ -199,14 +199,9 @@ def _load_entry_points() -> None:
     _LOADED_ENTRY_POINTS = True
     import warnings
 
-    for ep in entry_points(group="logreasoner.finetune_stages"):
-        try:
-            obj = ep.load()
-        except Exception as e:  # a broken plugin must not break the toolkit; say which one
-            warnings.warn(f"logreasoner.finetune_stages entry point {ep.name!r} failed to load: {e}", stacklevel=3)
-            continue
+    for name, obj in entry_point_objects("logreasoner.finetune_stages"):
         if not (isinstance(obj, Stage) and obj in _ORDER):
-            warnings.warn(f"logreasoner.finetune_stages entry point {ep.name!r} names {obj!r}, not a stage its "
+            warnings.warn(f"logreasoner.finetune_stages entry point {name!r} names {obj!r}, not a stage its "
                           "module registers (register_stage(Stage(...), after=...))", stacklevel=3)
 
 

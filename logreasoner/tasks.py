@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from pydantic import BaseModel
 
 from logreasoner.errors import InputError, UnknownTaskError
+from logreasoner.plugins import register_entry_points
 
 __all__ = [
     "Task",
@@ -234,18 +234,7 @@ def _load_entry_points() -> None:
     if _LOADED_ENTRY_POINTS:
         return
     _LOADED_ENTRY_POINTS = True
-    for ep in entry_points(group="logreasoner.tasks"):
-        try:
-            obj = ep.load()
-        except Exception as e:  # a broken plugin must not break the toolkit; say which one
-            import warnings
-
-            warnings.warn(f"logreasoner.tasks entry point {ep.name!r} failed to load: {e}", stacklevel=2)
-            continue
-        tasks = obj() if callable(obj) and not isinstance(obj, Task) else obj
-        for t in tasks if isinstance(tasks, (list, tuple)) else [tasks]:
-            if isinstance(t, Task) and t.name not in _REGISTRY:
-                register_task(t)
+    register_entry_points("logreasoner.tasks", Task, register_task, lambda name: name in _REGISTRY)
 
 
 def get_task(name: str | Task) -> Task:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-import warnings
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable
 
 from logreasoner.errors import ModelUnavailableError
+from logreasoner.plugins import register_entry_points
 
 __all__ = ["EngineInfo", "register_engine", "get_engine", "engine_names", "engine_prefix", "choose_engine", "make_engine",
            "is_serial"]
@@ -93,16 +92,7 @@ def _load_plugins() -> None:
     if _PLUGINS_LOADED:
         return
     _PLUGINS_LOADED = True
-    for ep in entry_points(group="logreasoner.engines"):
-        try:
-            obj = ep.load()
-            infos = obj() if callable(obj) and not isinstance(obj, EngineInfo) else obj
-        except Exception as e:  # a broken plugin must not break the toolkit; say which one
-            warnings.warn(f"logreasoner.engines entry point {ep.name!r} failed to load: {e}", stacklevel=2)
-            continue
-        for info in infos if isinstance(infos, (list, tuple)) else [infos]:
-            if isinstance(info, EngineInfo) and info.name not in _ENGINES:
-                register_engine(info)
+    register_entry_points("logreasoner.engines", EngineInfo, register_engine, lambda name: name in _ENGINES)
 
 
 def engine_prefix(spec: str) -> tuple[str | None, str]:

@@ -164,7 +164,9 @@ def test_installed_stages_load_from_entry_points(monkeypatch):
 
     eps = [EntryPoint("count", lambda: register_stage(_stage(), after="traces")), EntryPoint("gone", broken),
            EntryPoint("odd", lambda: "not a stage")]
-    monkeypatch.setattr(stages_module, "entry_points", lambda group: eps if group == "logreasoner.finetune_stages"
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: eps if group == "logreasoner.finetune_stages"
                         else [])
     monkeypatch.setattr(stages_module, "_LOADED_ENTRY_POINTS", False)
     with pytest.warns(UserWarning) as warned:
