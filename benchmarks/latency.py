@@ -1,0 +1,155 @@
+"""Where `local` spends its time: per program stage, prompt evaluation vs decoding vs Python.
+
+    python benchmarks/latency.py                          # the shipped weights and two conversions (LATENCY.md)
+    python benchmarks/latency.py --weights q4_1           # the shipped weights only
+
+Each case runs on a fresh engine (the shipped student: base weights + its GGUF LoRA; DSPy's cache off), so it
+pays what a first `logreasoner analyze` pays after start-up: model load, retrieval, and each model call. For every
+call the time inside llama.cpp's `eval` is split into prompt evaluation (batches) and decoding (one token at a
+time); the rest of the call is Python (grammar checks and sampling per token, DSPy's adapter). Weights: `q4_1` = the shipped GGUF as `load_lm("local")` runs it;
+`f16` and `q8_0` = conversions of it made with llama.cpp's quantizer in a temporary folder (float16 keeps every
+Q4_1 weight to float16 precision; Q8_0 rounds each again), to see what another weight format would buy.
+Thought-store embeddings are off (the README's install has none). Run it alone: a second job on two cores
+doubles every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LOGREASONER_EMBEDDINGS", "0")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "logreasoner" / "data" / "samples" / "OpenSSH_2k.log"
+LINE = ("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL "
+        "FATAL data TLB error interrupt")
+CASES = (("file excerpt (OpenSSH_2k)", "anomaly", "coarse_to_fine"), ("file excerpt (OpenSSH_2k)", "anomaly", "direct"),
+         ("one line (BGL)", "anomaly", "coarse_to_fine"), ("one line (BGL)", "anomaly", "direct"))
+
+
+def convert(source: Path, folder: Path, ftype_name: str) -> Path:
+    """``source`` rewritten by llama.cpp's quantizer in the format ``ftype_name`` (e.g. ``F16``, ``Q8_0``)."""
+    import ctypes
+
+    import llama_cpp
+
+    out = folder / f"{source.stem}.{ftype_name.lower()}.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype_name}")
+    params.allow_requantize = True
+    if llama_cpp.llama_model_quantize(str(source).encode(), str(out).encode(), ctypes.byref(params)) != 0:
+        raise SystemExit(f"llama.cpp could not convert {source} to {ftype_name}")
+    return out
+
+
+def weight_files(chosen: list[str], folder: Path) -> dict[str, str]:
+    from logreasoner.lm.registry import resolve_embedded
+
+    q4 = resolve_embedded("local")
+    return {name: str(q4 if name == "q4_1" else convert(q4, folder, name.upper())) for name in chosen}
+
+
+class Recorder:
+    """Per call of an engine: wall seconds, and the time llama.cpp spent in ``Llama.eval`` on the prompt (calls with
+    more than one token) and on decoding (one token at a time); the rest of the call is Python (grammar checks,
+    sampling, building the grammar, DSPy's adapter around it)."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.calls = engine, []
+        llm = engine._load()
+        inner_eval, inner_generate = llm.eval, engine._generate
+        timing = {"prompt": 0.0, "decode": 0.0, "n_prompt_evaluated": 0}
+
+        def eval_(tokens):
+            t0 = time.perf_counter()
+            inner_eval(tokens)
+            dt = time.perf_counter() - t0
+            if len(tokens) > 1:
+                timing["prompt"] += dt
+                timing["n_prompt_evaluated"] += len(tokens)
+            else:
+                timing["decode"] += dt
+
+        def generate(messages, **kw):
+            timing.update(prompt=0.0, decode=0.0, n_prompt_evaluated=0)
+            t0 = time.perf_counter()
+            out = inner_generate(messages, **kw)
+            self.calls.append({"wall": time.perf_counter() - t0, "prompt_ms": timing["prompt"] * 1000,
+                               "decode_ms": timing["decode"] * 1000, "n_prompt": out[1],
+                               "n_prompt_evaluated": timing["n_prompt_evaluated"], "n_out": out[2]})
+            return out
+
+        llm.eval = eval_
+        engine._generate = generate
+
+
+def run_case(weights: str, task: str, program: str, log: str | None, text: str | None) -> dict:
+    import dspy
+
+    from logreasoner.analysis import analyze
+    from logreasoner.lm.engines import make_engine
+    from logreasoner.lm.registry import embedded_model
+
+    model = embedded_model("local")
+    engine = make_engine("llamacpp", weights, adapter=str(model.adapter_path), chat_format=model.chat_format)
+    t0 = time.perf_counter()
+    engine._load()
+    load = time.perf_counter() - t0
+    rec = Recorder(engine)
+    lm = dspy.LM(f"local/latency-{Path(weights).name}", engine=engine, cache=False)
+    t0 = time.perf_counter()
+    result = analyze(log, text=text, task=task, model=lm, program=program)
+    total = time.perf_counter() - t0
+    calls = sum(c["wall"] for c in rec.calls)
+    return {"load": load, "total": total, "calls": rec.calls, "outside_calls": total - calls,
+            "answer": result.answer, "degenerate": result.degenerate}
+
+
+def cli_wall(env_extra: dict[str, str]) -> float:
+    """Wall seconds of the README's main job in a new process (fresh DSPy cache, thought store already built)."""
+    with tempfile.TemporaryDirectory() as dspy_cache:
+        env = {**os.environ, "DSPY_CACHEDIR": dspy_cache, **env_extra}
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "logreasoner.cli.main", "analyze", str(SAMPLE), "--task", "anomaly",
+                        "--json"], env=env, check=True, capture_output=True, cwd=ROOT)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", choices=["q4_1", "f16", "q8_0", "all"], default="all")
+    ap.add_argument("--no-cli", action="store_true", help="skip the new-process runs of the README's main job")
+    args = ap.parse_args()
+    chosen = ["q4_1", "f16", "q8_0"] if args.weights == "all" else [args.weights]
+    tmp = tempfile.TemporaryDirectory()
+    files = weight_files(chosen, Path(tmp.name))
+    print("| weights | input | program | load s | total s | call: prompt tokens -> s (prompt eval / decode / Python) "
+          "| outside the calls s | answer |")
+    print("|---|---|---|---:|---:|---|---:|---|")
+    for name in chosen:
+        for label, task, program in CASES:
+            log, text = (str(SAMPLE), None) if label.startswith("file") else (None, LINE)
+            r = run_case(files[name], task, program, log, text)
+            parts = []
+            for c in r["calls"]:
+                py = c["wall"] - (c["prompt_ms"] + c["decode_ms"]) / 1000
+                parts.append(f"{c['n_prompt']} in ({c['n_prompt_evaluated']} evaluated), {c['n_out']} out -> "
+                             f"{c['wall']:.1f} ({c['prompt_ms'] / 1000:.1f} / {c['decode_ms'] / 1000:.1f} / {py:.1f})")
+            print(f"| {name} | {label} | {program} | {r['load']:.2f} | {r['total']:.1f} | {'; '.join(parts)} | "
+                  f"{r['outside_calls']:.2f} | {r['answer']} |")
+    if not args.no_cli:
+        print()
+        print("| README main job, new process | wall s |")
+        print("|---|---:|")
+        print(f"| `logreasoner analyze OpenSSH_2k.log --task anomaly` (shipped weights) | {cli_wall({}):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
