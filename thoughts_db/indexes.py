@@ -154,10 +154,12 @@ class Indexes:
             "SELECT t.id, t.title, t.problem_overview, t.key_challenges, t.reasoning_steps, t.search_text "
             "FROM templates t WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.template_id = t.id "
             "AND e.model = ?) ORDER BY t.rowid", [emb.name]))
+        from logreasoner.thoughts_db.shipped_vectors import encode_with_shipped
+
         done = 0
         for i in range(0, len(missing), batch):
             chunk = missing[i:i + batch]
-            vecs = emb.encode([row_text(r) for r in chunk]).astype(np.float32)
+            vecs = encode_with_shipped(emb, [row_text(r) for r in chunk])  # the library's vectors ship
             self.put_embeddings(emb.name, [r["id"] for r in chunk], vecs)
             done += len(chunk)
         return done

@@ -94,7 +94,9 @@ def test_an_unknown_provider_is_exit_3_at_once(capsys: pytest.CaptureFixture, lo
     t0 = time.monotonic()
     code, _, err = run_cli(capsys, "analyze", str(log_file), "--model", "nonexistent/model")
     assert code == 3 and "unknown model provider 'nonexistent'" in err
-    assert time.monotonic() - t0 < 5
+    # at once = before any request and its retries; the one cost is importing litellm for its provider list
+    # (4-7 s on this 2-core machine, more under load), so the bound leaves room for a busy CI machine
+    assert time.monotonic() - t0 < 15
 
 
 def test_a_server_that_is_down_is_exit_3(capsys: pytest.CaptureFixture, log_file: Path) -> None:
