@@ -25,9 +25,10 @@ def run_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=0, help="examples per dataset"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (default runs/eval-<time>)"),
     threads: int = typer.Option(8, "--threads", min=1, max=256, help="worker threads for remote models"),
-    local_workers: int = typer.Option(1, "--local-workers", min=1, max=16,
-                                      help="in-process models (local, GGUF, HF folders): model copies answering in "
-                                           "parallel, the threads split between them (2 on a 2-core CPU)"),
+    local_workers: Optional[int] = typer.Option(None, "--local-workers", min=1, max=16,
+                                                help="in-process models (local, GGUF, HF folders): model copies "
+                                                     "answering in parallel, the threads split between them "
+                                                     "(default: 2 on a machine with 2+ cores, else 1)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out; finished examples are skipped"),
     split: Optional[str] = typer.Option(None, "--split", help="train | dev | test | all"),
     seed: int = typer.Option(0, "--seed"),
@@ -68,8 +69,8 @@ def run_cmd(
                             labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None)
         config = RunConfig(suite=suite, datasets=list(dataset), user_data=user,
                            programs=list(program), models=list(model), split=split,
-                           limit=limit, seed=seed, threads=threads, local_workers=local_workers, bootstrap=bootstrap,
-                           cache=not no_cache)
+                           limit=limit, seed=seed, threads=threads, bootstrap=bootstrap, cache=not no_cache,
+                           **({"local_workers": local_workers} if local_workers else {}))
     import signal
     import threading
 

@@ -6,6 +6,7 @@ added here must have a default that reproduces what older runs did.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from logreasoner.evals.splits import check_split
 from logreasoner.evals.suites import get_suite
 
-__all__ = ["RunConfig", "UserData", "DEFAULT_PROGRAMS"]
+__all__ = ["RunConfig", "UserData", "DEFAULT_PROGRAMS", "default_local_workers"]
 
 DEFAULT_PROGRAMS = ["direct", "cot", "coarse_to_fine", "drain3", "keyword", "level", "majority", "echo"]
 
@@ -33,6 +34,13 @@ class UserData(BaseModel):
     labels_field: str | None = Field(None, description="column holding each row's own label set (list or 'a|b|c')")
 
 
+def default_local_workers() -> int:
+    """Two copies of an in-process model on a machine with two or more cores, else one: on the 2-core machine two
+    copies with one llama.cpp thread each answered 20 coarse-to-fine examples in 112.8 s, one copy with two
+    threads in 131.4 s (same answers, same tokens; benchmarks/EVAL_LOCAL.md)."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
 class RunConfig(BaseModel):
     """What to run. Validated on creation; saved as ``config.json`` in the run folder."""
 
@@ -48,8 +56,9 @@ class RunConfig(BaseModel):
     limit: int | None = Field(None, ge=0)
     seed: int = 0
     threads: int = Field(8, ge=1, le=256, description="worker threads for remote models")
-    local_workers: int = Field(1, ge=1, le=16, description="in-process models: this many model copies answer in "
-                                                           "parallel, the machine's threads split between them")
+    local_workers: int = Field(default_factory=lambda: default_local_workers(), ge=1, le=16,
+                               description="in-process models: this many model copies answer in parallel, the "
+                                           "machine's threads split between them (default: 2 on 2+ cores)")
     bootstrap: int = Field(1000, ge=0, le=100_000, description="bootstrap resamples for the intervals")
     cache: bool = True
     retry_errors: bool = Field(True, description="on resume, run again the examples that raised")
