@@ -8,13 +8,7 @@ from pathlib import Path
 from logreasoner.errors import ModelUnavailableError
 from logreasoner.lm.engine_base import LocalEngine
 
-__all__ = ["LlamaCppEngine", "llama_cpp_available"]
-
-
-def llama_cpp_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("llama_cpp") is not None
+__all__ = ["LlamaCppEngine"]
 
 
 class LlamaCppEngine(LocalEngine):
