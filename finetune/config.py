@@ -104,9 +104,12 @@ class ProgramConfig(_Strict):
     """The program whose prompts are distilled (and evaluated): the same object runs, is scored and is trained."""
 
     kind: str = "coarse_to_fine"
-    prompt: Literal["compact", "json"] = Field("compact", description=(
+    prompt: Literal["compact", "compact-prefix", "json"] = Field("compact", description=(
         "how the student is prompted (and its rows rendered): 'compact' (the compact adapter the programs use for "
-        "grammar-constrained in-process models) or 'json' (DSPy's JSON adapter, as hosted models are asked)"))
+        "grammar-constrained in-process models, the stage's instruction as the system message), 'compact-prefix' "
+        "(the same, one system message for all stages and the instruction last: planner and step prompts share "
+        "the excerpt as a prefix, evaluated once) or 'json' (DSPy's JSON adapter, as hosted models are asked); "
+        "the exported manifest and the shipped card name it, and the programs ask the student with it"))
     retriever: Literal["default", "builtin", "none"] = "default"
     k: int = Field(3, ge=0, le=10, description="expert plans retrieved into the planner's prompt")
     max_templates: int = Field(40, ge=1)

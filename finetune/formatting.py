@@ -61,11 +61,12 @@ def make_program(task: Any, program_cfg: Any = None, **kwargs: Any) -> Any:
 
 def adapter_for(program_cfg: Any = None) -> Any:
     """The adapter the student is prompted with (and its training rows rendered with): ``program.prompt``."""
-    if getattr(program_cfg, "prompt", "compact") == "json":
+    prompt = getattr(program_cfg, "prompt", "compact")
+    if prompt == "json":
         return dspy.JSONAdapter()
     from logreasoner.programs.compact import CompactAdapter
 
-    return CompactAdapter()
+    return CompactAdapter(layout=prompt)
 
 
 def program_context(program: Any, log: Any, question: str | None, adapter: Any = None) -> tuple[Any, str]:

@@ -32,7 +32,7 @@ class StageResult:
 def default_adapters() -> list[Any]:
     """The adapter chain: the user's adapter if one is set in ``dspy.context``; the compact adapter for an
     in-process model that decodes with the schema as a grammar (it always parses, and a second prompt format
-    would only double the time); else JSON then chat."""
+    would only double the time), in the prompt layout the engine's weights were trained on; else JSON then chat."""
     from logreasoner.programs.compact import CompactAdapter
     from logreasoner.programs.profile import decodes_with_grammar
 
@@ -40,7 +40,10 @@ def default_adapters() -> list[Any]:
     if configured is not None:
         return [configured]
     if decodes_with_grammar(dspy.settings.lm):
-        return [CompactAdapter()]
+        layout = getattr(dspy.settings.lm.engine, "prompt_layout", None) or "compact"
+        if layout == "json":  # a student trained on DSPy's JSON adapter (finetune's program.prompt = "json")
+            return [dspy.JSONAdapter()]
+        return [CompactAdapter(layout=layout)]
     return [dspy.JSONAdapter(), dspy.ChatAdapter(use_json_adapter_fallback=False)]
 
 

@@ -43,6 +43,9 @@ class LocalEngine:
     supported_params = frozenset({"response_format", "temperature", "max_tokens", "stop", "seed", "top_p"})
 
     default_max_tokens = 1024
+    # the compact prompt layout these weights were trained on (logreasoner.programs.compact.PROMPT_LAYOUTS);
+    # load_lm sets it from a tuned student's card or manifest; None: the default layout
+    prompt_layout: str | None = None
 
     def __init__(self, *, constrained: bool = True, max_string: int = 200, max_items: int = 5) -> None:
         self.constrained = constrained

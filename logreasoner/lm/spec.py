@@ -210,6 +210,12 @@ def weights_fingerprint(*paths: str | None, extra: str = "") -> str:
     return h.hexdigest()[:10]
 
 
+def _trained_layout(card: dict | None) -> str | None:
+    """The prompt layout a student's card or manifest says it was trained on (``program.prompt``)."""
+    program = (card or {}).get("program") or {}
+    return program.get("prompt") if isinstance(program, dict) else None
+
+
 def load_lm(
     spec: str = "local",
     *,
@@ -222,12 +228,15 @@ def load_lm(
     constrained: bool = True,
     n_ctx: int = 8192,
     downloader: Any = None,
+    prompt_layout: str | None = None,
     **kwargs: Any,
 ) -> Any:
     """Turn a model spec into a ``dspy.LM``. See the module docstring for the spec forms.
 
     In-process models are DSPy 3.4 engines with schema-constrained decoding (``constrained=False`` turns it off,
     to measure what it buys). Remote models get their keys from the usual environment variables.
+    ``prompt_layout`` is the prompt layout the weights were trained on (``program.prompt`` of a student's card
+    or manifest, which set it themselves; the programs ask with it).
     """
     import dspy
 
@@ -270,9 +279,11 @@ def load_lm(
                                             f"drop the {ms.backend}: prefix, or use {ms.backend}:local-base "
                                             "(the untuned base)")
             adapter, ms = str(shipped), ModelSpec(ms.kind, ms.target, ms.backend or "llamacpp")
+            prompt_layout = prompt_layout or _trained_layout(model.card_data())
     elif ms.kind == "run":
         manifest = json.loads((Path(ms.target) / MANIFEST_NAME).read_text())
         base = manifest.get("base", "local")
+        kwargs["prompt_layout"] = prompt_layout or _trained_layout(manifest)
         run_adapter = manifest.get("adapter")
         if run_adapter:
             run_adapter = str((Path(ms.target) / run_adapter).resolve())
@@ -294,6 +305,8 @@ def load_lm(
     backend = choose_engine(ms.backend, adapter)
     engine = make_engine(backend, path, adapter=adapter, constrained=constrained, chat_format=chat_format,
                          n_ctx=n_ctx)
+    if prompt_layout:
+        engine.prompt_layout = prompt_layout
     if adapter:
         name += f"+{Path(adapter).name}"
     name += f"@{backend}" + ("" if constrained else "-free")

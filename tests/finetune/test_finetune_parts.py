@@ -99,7 +99,7 @@ def test_plans_are_shortened_not_invented():
     assert p.reasoning_steps == ["Check: the level"]
 
 
-@pytest.mark.parametrize("prompt", ["compact", "json"])
+@pytest.mark.parametrize("prompt", ["compact", "compact-prefix", "json"])
 def test_training_messages_are_the_programs_own_prompts(prompt):
     """The SFT prompts (planner and step reasoner) equal what the program sends at run time under the same
     adapter (captured from a DummyLM call)."""
@@ -130,10 +130,13 @@ def test_training_messages_are_the_programs_own_prompts(prompt):
     ours = step_messages(program, excerpt_text=excerpt.text, plan=Plan(problem_overview="o", key_challenges=["c"],
                          reasoning_steps=["s1", "s2"]), question="which?", labels=labels, adapter=adapter)
     assert ours == step_sent
-    if prompt == "compact":  # no schema text; the label set is shown once; the instruction is the system turn
+    if prompt.startswith("compact"):  # no schema text; the label set is shown once
         text = "\n".join(m["content"] for m in ours)
         assert "Labels: port down | CPU Caterr | VM startup failure" in text
         assert "json_schema" not in text and "Your input fields" not in text and "[[ ##" not in text
+        # the stage's instruction: the system turn ('compact') or the last paragraph ('compact-prefix')
+        assert (ours[0]["content"].startswith("Carry out the plan")) == (prompt == "compact")
+        assert ours[-1]["content"].split("\n\n")[-1].startswith("Task: Carry out") == (prompt == "compact-prefix")
 
 
 def test_dpp_prefers_diverse_rows():

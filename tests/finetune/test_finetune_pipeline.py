@@ -49,7 +49,7 @@ def run(tiny_student_dir, tmp_path_factory, ft_data):
     tmp = tmp_path_factory.mktemp("ft-run")
     cfg = FinetuneConfig.model_validate({
         "run_dir": str(tmp / "run"), "student": str(tiny_student_dir), "threads": 1,
-        "program": {"retriever": "builtin", "k": 1},
+        "program": {"retriever": "builtin", "k": 1, "prompt": "compact-prefix"},
         "teacher": {"kind": "both", "model": "dummy", "samples": 2, "hint_samples": 1, "keep_per_example": 1},
         "sft_data": {"select": 3, "max_tokens": 4000},
         "sft": {"lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
@@ -148,6 +148,8 @@ def test_run_loads_as_a_model_spec_and_answers(run):
     assert manifest["adapter"] == "adapter" and manifest["final_stage"] == "dpo" and manifest["backend"] == "hf"
     lm = load_lm(str(p.run_dir), max_tokens=8)
     assert engine_of(lm).adapter.endswith("adapter")
+    # the run's prompt layout travels in the manifest: the programs ask the student as it was trained
+    assert manifest["program"]["prompt"] == "compact-prefix" and engine_of(lm).prompt_layout == "compact-prefix"
     reply = lm(messages=[{"role": "user", "content": "Is this line normal? L1 kernel panic"}])
     assert isinstance(reply[0], str) and reply[0]
 

@@ -30,7 +30,8 @@ def student(monkeypatch, tmp_path):
                          sha256=hashlib.sha256(PAYLOAD).hexdigest(), licence="MIT", description="base")
     adapter, card = tmp_path / "adapter.gguf", tmp_path / "card.json"
     adapter.write_bytes(b"lora")
-    card.write_text(json.dumps({"recipe": "r.toml", "sources": [{"name": "bgl_anomaly", "rows": 3}]}))
+    card.write_text(json.dumps({"recipe": "r.toml", "sources": [{"name": "bgl_anomaly", "rows": 3}],
+                                "program": {"kind": "coarse_to_fine", "prompt": "compact-prefix"}}))
     tuned = EmbeddedModel(name="fake-student", package="fake-pkg", version="1.0", member="fake_pkg/tiny.gguf",
                           sha256=base.sha256, licence="MIT", description="tuned", base="fake-base",
                           adapter=str(adapter), card=str(card))
@@ -48,6 +49,8 @@ def test_tuned_model_runs_the_base_weights_with_its_adapter(student):
     assert Path(eng.model_path).read_bytes() == PAYLOAD  # the base's weights, fetched once
     assert eng.lora_path == str(student.adapter_path) and "+adapter.gguf@llamacpp" in lm.model
     assert student.card_data()["sources"][0]["name"] == "bgl_anomaly"
+    assert eng.prompt_layout == "compact-prefix"  # asked in the layout its card says it was trained on
+    assert engine_of(load_lm("fake-base", downloader=_download)).prompt_layout is None
     with pytest.raises(ModelUnavailableError, match="does not apply"):
         load_lm("hf:fake-student", downloader=_download)
 

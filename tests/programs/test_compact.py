@@ -138,3 +138,60 @@ def test_baselines_get_compact_prompts_and_clean_answers_too(kind):
     assert "invented_lines" in out.degenerate
     schema = eng.seen[0]["schema"]["properties"]["answer"]["properties"]["evidence_lines"]
     assert 999 not in schema["items"]["enum"]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _flat(messages) -> str:
+    return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages)
+
+
+def test_prefix_layout_makes_planner_and_step_prompts_share_the_excerpt():
+    """The engine's layout decides the adapter: with 'compact-prefix' the planner's and the step reasoner's prompts
+    start with the same system turn, question and excerpt (llama.cpp then evaluates it once), and each stage's
+    instruction comes last; with 'compact' the prompts differ from the first token."""
+    seen = {}
+    for layout in ("compact", "compact-prefix"):
+        lm, eng = _lm([PLAN, STEPS])
+        eng.prompt_layout = layout
+        prog = LogReasoner("anomaly", retriever=InMemoryRetriever(builtin_plans()))
+        with dspy.context(lm=lm):
+            out = prog(log=LOG, question="is the disk failing?")
+        assert out.answer.verdict == "abnormal"
+        seen[layout] = [_flat(s["messages"]) for s in eng.seen]
+    planner, step = seen["compact-prefix"]
+    shared = _common_prefix(planner, step)
+    assert planner[:shared].endswith("END LOG DATA\n\n")           # system + question + the whole excerpt
+    assert "is the disk failing?" in planner[:shared] and "ERROR disk failure" in planner[:shared]
+    assert step.rstrip("</user>").split("\n\n")[-1].startswith("Task: Carry out the plan")
+    old_planner, old_step = seen["compact"]
+    assert _common_prefix(old_planner, old_step) < 40 and "\n\nTask: " not in old_step
+    # the same inputs otherwise: only the instruction moved
+    assert len(step) - len(old_step) < 250
+
+
+def test_unknown_layout_is_a_clear_error():
+    from logreasoner.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="compact-prefix"):
+        CompactAdapter(layout="compact-v9")
+
+
+def test_a_student_trained_on_the_json_adapter_is_asked_with_it():
+    from logreasoner.programs.calling import default_adapters
+
+    lm, eng = _lm([])
+    eng.prompt_layout = "json"
+    with dspy.context(lm=lm):
+        assert [type(a).__name__ for a in default_adapters()] == ["JSONAdapter"]
+    eng.prompt_layout = None
+    with dspy.context(lm=lm):
+        (a,) = default_adapters()
+        assert isinstance(a, CompactAdapter) and a.layout == "compact"
