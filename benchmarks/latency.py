@@ -2,6 +2,7 @@
 
     python benchmarks/latency.py                          # the shipped weights and two conversions (LATENCY.md)
     python benchmarks/latency.py --weights q4_1           # the shipped weights only
+    python benchmarks/latency.py --weights q4_1 --student runs/student-next   # a student run's adapter instead
 
 Each case runs on a fresh engine (the shipped student: base weights + its GGUF LoRA; DSPy's cache off), so it
 pays what a first `logreasoner analyze` pays after start-up: model load, retrieval, and each model call. For every
@@ -90,7 +91,24 @@ class Recorder:
         engine._generate = generate
 
 
-def run_case(weights: str, task: str, program: str, log: str | None, text: str | None) -> dict:
+def student_adapter(run_dir: str | None) -> tuple[str, str | None]:
+    """(GGUF LoRA, prompt layout): the shipped student's, or those of a finetune run folder (its manifest)."""
+    import json
+
+    from logreasoner.lm import MANIFEST_NAME
+    from logreasoner.lm.registry import embedded_model
+
+    if run_dir is None:
+        model = embedded_model("local")
+        return str(model.adapter_path), ((model.card_data() or {}).get("program") or {}).get("prompt")
+    manifest = json.loads((Path(run_dir) / MANIFEST_NAME).read_text())
+    if not manifest.get("gguf_adapter"):
+        raise SystemExit(f"{run_dir}: the run exported no GGUF adapter (run its export stage)")
+    return str(Path(run_dir) / manifest["gguf_adapter"]), (manifest.get("program") or {}).get("prompt")
+
+
+def run_case(weights: str, task: str, program: str, log: str | None, text: str | None,
+             student: str | None = None) -> dict:
     import dspy
 
     from logreasoner.analysis import analyze
@@ -98,7 +116,9 @@ def run_case(weights: str, task: str, program: str, log: str | None, text: str |
     from logreasoner.lm.registry import embedded_model
 
     model = embedded_model("local")
-    engine = make_engine("llamacpp", weights, adapter=str(model.adapter_path), chat_format=model.chat_format)
+    adapter, layout = student_adapter(student)
+    engine = make_engine("llamacpp", weights, adapter=adapter, chat_format=model.chat_format)
+    engine.prompt_layout = layout
     t0 = time.perf_counter()
     engine._load()
     load = time.perf_counter() - t0
@@ -126,6 +146,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", choices=["q4_1", "f16", "q8_0", "all"], default="all")
     ap.add_argument("--no-cli", action="store_true", help="skip the new-process runs of the README's main job")
+    ap.add_argument("--student", help="a finetune run folder: its adapter and prompt layout instead of the shipped ones")
     args = ap.parse_args()
     chosen = ["q4_1", "f16", "q8_0"] if args.weights == "all" else [args.weights]
     tmp = tempfile.TemporaryDirectory()
@@ -136,7 +157,7 @@ def main() -> None:
     for name in chosen:
         for label, task, program in CASES:
             log, text = (str(SAMPLE), None) if label.startswith("file") else (None, LINE)
-            r = run_case(files[name], task, program, log, text)
+            r = run_case(files[name], task, program, log, text, student=args.student)
             parts = []
             for c in r["calls"]:
                 py = c["wall"] - (c["prompt_ms"] + c["decode_ms"]) / 1000
@@ -144,7 +165,7 @@ def main() -> None:
                              f"{c['wall']:.1f} ({c['prompt_ms'] / 1000:.1f} / {c['decode_ms'] / 1000:.1f} / {py:.1f})")
             print(f"| {name} | {label} | {program} | {r['load']:.2f} | {r['total']:.1f} | {'; '.join(parts)} | "
                   f"{r['outside_calls']:.2f} | {r['answer']} |")
-    if not args.no_cli:
+    if not args.no_cli and not args.student:
         print()
         print("| README main job, new process | wall s |")
         print("|---|---:|")

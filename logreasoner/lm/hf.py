@@ -121,11 +121,16 @@ class TransformersEngine(LocalEngine):
         return Path(self.model_path).name + (f"+{Path(self.adapter).name}" if self.adapter else "")
 
     def dump_state(self) -> dict:
-        return {"model_path": self.model_path, "adapter": self.adapter, "constrained": self.constrained}
+        return {"model_path": self.model_path, "adapter": self.adapter, "constrained": self.constrained,
+                "prompt_layout": self.prompt_layout}
 
     @classmethod
     def load_state(cls, state: dict) -> "TransformersEngine":
-        return cls(**state)
+        state = dict(state)
+        layout = state.pop("prompt_layout", None)
+        engine = cls(**state)
+        engine.prompt_layout = layout
+        return engine
 
     def _load(self) -> tuple[Any, Any]:
         if self._model is None:

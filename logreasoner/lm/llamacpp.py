@@ -60,11 +60,15 @@ class LlamaCppEngine(LocalEngine):
         return {"model_path": self.model_path, "n_ctx": self.n_ctx, "lora_path": self.lora_path,
                 "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained,
                 "prompt_cache_mb": self.prompt_cache_mb, "grammar_first": self.grammar_first,
-                "repeat_penalty": self.repeat_penalty}
+                "repeat_penalty": self.repeat_penalty, "prompt_layout": self.prompt_layout}
 
     @classmethod
     def load_state(cls, state: dict) -> "LlamaCppEngine":
-        return cls(**state)
+        state = dict(state)
+        layout = state.pop("prompt_layout", None)
+        engine = cls(**state)
+        engine.prompt_layout = layout
+        return engine
 
     def _load(self):
         if self._llm is not None:

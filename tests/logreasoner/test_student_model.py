@@ -50,6 +50,7 @@ def test_tuned_model_runs_the_base_weights_with_its_adapter(student):
     assert eng.lora_path == str(student.adapter_path) and "+adapter.gguf@llamacpp" in lm.model
     assert student.card_data()["sources"][0]["name"] == "bgl_anomaly"
     assert eng.prompt_layout == "compact-prefix"  # asked in the layout its card says it was trained on
+    assert type(eng).load_state(eng.dump_state()).prompt_layout == "compact-prefix"  # a saved LM keeps it
     assert engine_of(load_lm("fake-base", downloader=_download)).prompt_layout is None
     with pytest.raises(ModelUnavailableError, match="does not apply"):
         load_lm("hf:fake-student", downloader=_download)
