@@ -54,6 +54,15 @@ class LocalEngine:
         self.stats = GenerationStats()
         self._lock = threading.RLock()
 
+    @classmethod
+    def load_state(cls, state: dict) -> "LocalEngine":
+        """An engine from its ``dump_state()``: the constructor's arguments, plus the prompt layout when saved."""
+        state = dict(state)
+        layout = state.pop("prompt_layout", None)
+        engine = cls(**state)
+        engine.prompt_layout = layout
+        return engine
+
     # -- subclass hooks -------------------------------------------------------------------------------------------
     def _generate(
         self, messages: list[dict], *, schema: dict | None, max_tokens: int, temperature: float,

@@ -124,14 +124,6 @@ class TransformersEngine(LocalEngine):
         return {"model_path": self.model_path, "adapter": self.adapter, "constrained": self.constrained,
                 "prompt_layout": self.prompt_layout}
 
-    @classmethod
-    def load_state(cls, state: dict) -> "TransformersEngine":
-        state = dict(state)
-        layout = state.pop("prompt_layout", None)
-        engine = cls(**state)
-        engine.prompt_layout = layout
-        return engine
-
     def _load(self) -> tuple[Any, Any]:
         if self._model is None:
             self._model, self._tok = load_hf_model(self.model_path, adapter=self.adapter)

@@ -62,14 +62,6 @@ class LlamaCppEngine(LocalEngine):
                 "prompt_cache_mb": self.prompt_cache_mb, "grammar_first": self.grammar_first,
                 "repeat_penalty": self.repeat_penalty, "prompt_layout": self.prompt_layout}
 
-    @classmethod
-    def load_state(cls, state: dict) -> "LlamaCppEngine":
-        state = dict(state)
-        layout = state.pop("prompt_layout", None)
-        engine = cls(**state)
-        engine.prompt_layout = layout
-        return engine
-
     def _load(self):
         if self._llm is not None:
             return self._llm
