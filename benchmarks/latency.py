@@ -66,25 +66,28 @@ class Recorder:
         self.engine, self.calls = engine, []
         llm = engine._load()
         inner_eval, inner_generate = llm.eval, engine._generate
-        timing = {"prompt": 0.0, "decode": 0.0, "n_prompt_evaluated": 0}
+        timing = {"prompt": 0.0, "decode": 0.0, "n_prompt_evaluated": 0, "passes": 0, "first": True}
 
         def eval_(tokens):
             t0 = time.perf_counter()
             inner_eval(tokens)
             dt = time.perf_counter() - t0
-            if len(tokens) > 1:
+            if timing["first"]:  # the first eval of a request is its prompt (what prefix reuse left of it)
+                timing["first"] = False
                 timing["prompt"] += dt
                 timing["n_prompt_evaluated"] += len(tokens)
-            else:
+            else:  # one pass per token, or one per checked schema draft (several tokens)
                 timing["decode"] += dt
+                timing["passes"] += 1
 
         def generate(messages, **kw):
-            timing.update(prompt=0.0, decode=0.0, n_prompt_evaluated=0)
+            timing.update(prompt=0.0, decode=0.0, n_prompt_evaluated=0, passes=0, first=True)
             t0 = time.perf_counter()
             out = inner_generate(messages, **kw)
             self.calls.append({"wall": time.perf_counter() - t0, "prompt_ms": timing["prompt"] * 1000,
                                "decode_ms": timing["decode"] * 1000, "n_prompt": out[1],
-                               "n_prompt_evaluated": timing["n_prompt_evaluated"], "n_out": out[2]})
+                               "n_prompt_evaluated": timing["n_prompt_evaluated"], "n_out": out[2],
+                               "passes": timing["passes"]})
             return out
 
         llm.eval = eval_
@@ -108,7 +111,7 @@ def student_adapter(run_dir: str | None) -> tuple[str, str | None]:
 
 
 def run_case(weights: str, task: str, program: str, log: str | None, text: str | None,
-             student: str | None = None) -> dict:
+             student: str | None = None, drafts: bool = True) -> dict:
     import dspy
 
     from logreasoner.analysis import analyze
@@ -119,6 +122,7 @@ def run_case(weights: str, task: str, program: str, log: str | None, text: str |
     adapter, layout = student_adapter(student)
     engine = make_engine("llamacpp", weights, adapter=adapter, chat_format=model.chat_format)
     engine.prompt_layout = layout
+    engine.schema_drafts = drafts
     t0 = time.perf_counter()
     engine._load()
     load = time.perf_counter() - t0
@@ -147,24 +151,28 @@ def main() -> None:
     ap.add_argument("--weights", choices=["q4_1", "f16", "q8_0", "all"], default="all")
     ap.add_argument("--no-cli", action="store_true", help="skip the new-process runs of the README's main job")
     ap.add_argument("--student", help="a finetune run folder: its adapter and prompt layout instead of the shipped ones")
+    ap.add_argument("--drafts", choices=["on", "off", "both"], default="on",
+                    help="schema drafts (logreasoner.lm.schema_draft): on (the default engine), off, or both rows")
     args = ap.parse_args()
     chosen = ["q4_1", "f16", "q8_0"] if args.weights == "all" else [args.weights]
     tmp = tempfile.TemporaryDirectory()
     files = weight_files(chosen, Path(tmp.name))
-    print("| weights | input | program | load s | total s | call: prompt tokens -> s (prompt eval / decode / Python) "
-          "| outside the calls s | answer |")
-    print("|---|---|---|---:|---:|---|---:|---|")
+    print("| weights | drafts | input | program | load s | total s | call: prompt tokens, out tokens in passes -> s "
+          "(prompt eval / decode / Python) | outside the calls s | answer |")
+    print("|---|---|---|---|---:|---:|---|---:|---|")
     for name in chosen:
-        for label, task, program in CASES:
-            log, text = (str(SAMPLE), None) if label.startswith("file") else (None, LINE)
-            r = run_case(files[name], task, program, log, text, student=args.student)
-            parts = []
-            for c in r["calls"]:
-                py = c["wall"] - (c["prompt_ms"] + c["decode_ms"]) / 1000
-                parts.append(f"{c['n_prompt']} in ({c['n_prompt_evaluated']} evaluated), {c['n_out']} out -> "
-                             f"{c['wall']:.1f} ({c['prompt_ms'] / 1000:.1f} / {c['decode_ms'] / 1000:.1f} / {py:.1f})")
-            print(f"| {name} | {label} | {program} | {r['load']:.2f} | {r['total']:.1f} | {'; '.join(parts)} | "
-                  f"{r['outside_calls']:.2f} | {r['answer']} |")
+        for drafts in {"on": (True,), "off": (False,), "both": (False, True)}[args.drafts]:
+            for label, task, program in CASES:
+                log, text = (str(SAMPLE), None) if label.startswith("file") else (None, LINE)
+                r = run_case(files[name], task, program, log, text, student=args.student, drafts=drafts)
+                parts = []
+                for c in r["calls"]:
+                    py = c["wall"] - (c["prompt_ms"] + c["decode_ms"]) / 1000
+                    parts.append(f"{c['n_prompt']} in ({c['n_prompt_evaluated']} evaluated), {c['n_out']} out in "
+                                 f"{c['passes']} -> {c['wall']:.1f} ({c['prompt_ms'] / 1000:.1f} / "
+                                 f"{c['decode_ms'] / 1000:.1f} / {py:.1f})")
+                print(f"| {name} | {'on' if drafts else 'off'} | {label} | {program} | {r['load']:.2f} | "
+                      f"{r['total']:.1f} | {'; '.join(parts)} | {r['outside_calls']:.2f} | {r['answer']} |", flush=True)
     if not args.no_cli and not args.student:
         print()
         print("| README main job, new process | wall s |")

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     threads: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)), ge=1, le=256)
     embeddings: bool | None = Field(
         None, description="Hybrid retrieval with sentence embeddings: None = when installed, False = lexical only.")
+    schema_drafts: bool = Field(
+        True, description="llama.cpp: check the tokens a JSON schema forces in one batch (faster; batched logits may "
+                          "pick the other token at a near tie). False = one pass per token, as before.")
 
     @field_validator("cache_dir")
     @classmethod

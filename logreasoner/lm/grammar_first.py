@@ -8,6 +8,9 @@ the picked token against the grammar, and fall back to the full grammar pass onl
 ``GrammarFirstLlama`` is a ``llama_cpp.Llama`` whose greedy grammar requests (temperature 0, no logits
 processor) get that chain. The result is the same token: if the unconstrained argmax is legal it is also the
 argmax among legal tokens. Sampling at a temperature keeps llama-cpp-python's chain unchanged.
+
+The class also runs llama-cpp-python's draft loop for ``SchemaDraft`` (logreasoner.lm.schema_draft): the tokens a
+JSON schema forces are checked in one batch instead of one pass each.
 """
 
 from __future__ import annotations
@@ -112,6 +115,37 @@ def grammar_first_llama_class() -> Any:
             sampler.custom_samplers.append((llama_cpp.llama_sampler_chain_n(sampler.sampler) - 1, pick))
             sampler.add_greedy()
             return sampler
+
+        # Schema drafts (logreasoner.lm.schema_draft): the draft model needs the prompt's length, and a batch that
+        # checks a draft needs the logits of every position in it, while a prompt needs only its last one.
+        # (Llama(draft_model=...) would keep the logits of every token of every prompt: n_ctx x n_vocab floats.)
+        def generate(self, tokens: Any, *args: Any, **kw: Any) -> Any:
+            from logreasoner.lm.schema_draft import SchemaDraft
+
+            if isinstance(self.draft_model, SchemaDraft):
+                self.draft_model.start = len(tokens)
+                self._prompt_pending = True
+            return super().generate(tokens, *args, **kw)
+
+        def eval(self, tokens: Any) -> None:
+            from logreasoner.lm.schema_draft import SchemaDraft
+
+            if self._logits_all or not isinstance(self.draft_model, SchemaDraft):
+                return super().eval(tokens)
+            every = not getattr(self, "_prompt_pending", False)
+            self._prompt_pending = False
+            if every and tokens:
+                self.draft_model.passes += 1
+            self._ctx.kv_cache_seq_rm(-1, self.n_tokens, -1)
+            for i in range(0, len(tokens), self.n_batch):
+                batch = tokens[i:i + self.n_batch]
+                n_past = self.n_tokens
+                self._batch.set_batch(batch=batch, n_past=n_past, logits_all=every)
+                self._ctx.decode(self._batch)
+                self.input_ids[n_past:n_past + len(batch)] = batch
+                self.n_tokens += len(batch)
+                self._requires_eval = False
+            return None
 
     _CLASS = GrammarFirstLlama
     return _CLASS

@@ -28,6 +28,7 @@ class LlamaCppEngine(LocalEngine):
         prompt_cache_mb: int = 256,
         grammar_first: bool = True,
         repeat_penalty: float = 1.0,
+        schema_drafts: bool | None = None,
     ) -> None:
         super().__init__(constrained=constrained)
         self.model_path = str(model_path)
@@ -48,6 +49,13 @@ class LlamaCppEngine(LocalEngine):
         # greedy constrained decoding tests only the picked token against the grammar (same output, fewer checks)
         self.grammar_first = grammar_first
         self.repeat_penalty = repeat_penalty
+        # draft what the schema forces (keys, separators, openers) and check the draft in one batch; with the
+        # grammar-first sampler only (logreasoner.lm.schema_draft). None: LOGREASONER_SCHEMA_DRAFTS (default on)
+        if schema_drafts is None:
+            from logreasoner.settings import get_settings
+
+            schema_drafts = get_settings().schema_drafts
+        self.schema_drafts = schema_drafts
         self._llm = None
         if not Path(self.model_path).is_file():
             raise ModelUnavailableError(f"GGUF file not found: {self.model_path}", "check the path or run 'logreasoner models pull'")
@@ -60,7 +68,8 @@ class LlamaCppEngine(LocalEngine):
         return {"model_path": self.model_path, "n_ctx": self.n_ctx, "lora_path": self.lora_path,
                 "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained,
                 "prompt_cache_mb": self.prompt_cache_mb, "grammar_first": self.grammar_first,
-                "repeat_penalty": self.repeat_penalty, "prompt_layout": self.prompt_layout}
+                "repeat_penalty": self.repeat_penalty, "schema_drafts": self.schema_drafts,
+                "prompt_layout": self.prompt_layout}
 
     def _load(self):
         if self._llm is not None:
@@ -91,10 +100,16 @@ class LlamaCppEngine(LocalEngine):
             from llama_cpp import LlamaRAMCache
 
             self._llm.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_mb << 20))
+        if self.grammar_first and self.schema_drafts:
+            from logreasoner.lm.schema_draft import SchemaDraft
+
+            self._llm.draft_model = SchemaDraft(self._llm)  # set after load: Llama(draft_model=...) keeps all logits
         return self._llm
 
     def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
         llm = self._load()
+        if self.schema_drafts and self.grammar_first:
+            llm.draft_model.schema = schema
         kwargs = dict(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop or None,
                       repeat_penalty=self.repeat_penalty)
         if top_p is not None:

@@ -1,0 +1,192 @@
+"""Drafts of what a JSON schema makes certain, for llama.cpp's speculative decoding loop.
+
+Under a grammar a model spends one forward pass on every token, also on the ones the schema leaves no choice
+about: the keys of an object in their order, the ``": "`` after a key, the ``"`` that opens a string value, the
+``[{"`` that opens a list of objects. In a coarse-to-fine step answer these are ~40% of the tokens. Evaluating
+such a run as one batch costs about what two single tokens cost on this CPU (15 ms for one token, 32 ms for a
+batch of five, SmolLM2-135M Q4_1 on one thread), so the answer arrives sooner.
+
+``next_literal(text, schema)`` reads the JSON written so far and returns the text the schema forces next (empty
+when the model has a choice: inside a string value, before an integer, at an optional key). ``SchemaDraft`` is the
+draft model llama-cpp-python's ``generate`` asks after each token: it tokenizes that literal. Every drafted token
+is still checked: the model samples each position from the batch's logits and the rest of the draft is dropped at
+the first token it would not write (llama-cpp-python's loop), so a draft can only save passes, never force text.
+The logits of a batch are computed together rather than one token at a time, so the floating-point sums differ
+in the last bits; where the model is at a near tie between two tokens that can pick the other one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["next_literal", "SchemaDraft"]
+
+_MAX_DRAFT = 16  # tokens per draft; a longer literal is drafted again after these are accepted
+
+
+def _keys(node: dict) -> list[str]:
+    """The object's keys in the order a schema grammar writes them: required ones first, in schema order."""
+    props = node.get("properties") or {}
+    required = set(node.get("required") or ())
+    return [k for k in props if k in required] + [k for k in props if k not in required]
+
+
+def _opener(node: Any, depth: int = 0) -> str:
+    """What a value of ``node`` must begin with ('' when the model has a choice)."""
+    if not isinstance(node, dict) or depth > 8:
+        return ""
+    if "enum" in node:
+        values = node["enum"]
+        if not values or not all(isinstance(v, str) for v in values):
+            return ""
+        prefix = values[0]
+        for v in values[1:]:
+            while not v.startswith(prefix):
+                prefix = prefix[:-1]
+        return '"' + prefix
+    kind = node.get("type")
+    if kind == "string":
+        return '"' + str(node["const"]) + '"' if "const" in node else '"'
+    if kind == "array":  # an empty list is allowed unless minItems says otherwise
+        return "[" + _opener(node.get("items"), depth + 1) if int(node.get("minItems", 0)) >= 1 else ""
+    if kind == "object" or "properties" in node:
+        keys = _keys(node)
+        if not keys or keys[0] not in set(node.get("required") or ()):
+            return "{"
+        return "{" + _key_part(node, keys[0], depth + 1)
+    return ""
+
+
+def _key_part(node: dict, key: str, depth: int = 0) -> str:
+    opener = _opener((node.get("properties") or {}).get(key), depth)
+    return f'"{key}": {opener}' if opener else f'"{key}":'
+
+
+def _next_key(node: dict, done: str | None) -> str | None:
+    """The key after ``done`` (the first when None), when the schema requires it."""
+    keys, required = _keys(node), set(node.get("required") or ())
+    if done is None:
+        nxt = keys[0] if keys else None
+    elif done in keys and keys.index(done) + 1 < len(keys):
+        nxt = keys[keys.index(done) + 1]
+    else:
+        return None
+    return nxt if nxt in required else None
+
+
+def next_literal(text: str, schema: dict) -> str:
+    """The text ``schema`` forces after the JSON prefix ``text`` ('' when the next characters are the model's choice).
+
+    Separators follow Python's ``json.dumps`` (``", "`` and ``": "``), which is how models write JSON; a model that
+    writes other whitespace simply rejects the draft.
+    """
+    stack: list[dict] = []
+    expect: Any = schema  # the schema of the value that comes next
+    in_string = escaped = is_key = False
+    chars: list[str] = []
+    last = ""  # the last structural event: { [ , : key (a key closed) value open scalar
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+                if is_key:
+                    stack[-1]["key"] = "".join(chars)
+                    last = "key"
+                else:
+                    last = "value"
+            else:
+                chars.append(ch)
+            continue
+        if ch in " \t\r\n":
+            continue
+        if ch == "{":
+            stack.append({"array": False, "node": expect if isinstance(expect, dict) else {}, "key": None})
+            last = "{"
+        elif ch == "[":
+            node = expect if isinstance(expect, dict) else {}
+            stack.append({"array": True, "node": node})
+            expect, last = node.get("items"), "["
+        elif ch in "}]":
+            if stack:
+                stack.pop()
+            last = "value"
+        elif ch == ",":
+            last = ","
+            if stack and stack[-1]["array"]:
+                expect = stack[-1]["node"].get("items")
+        elif ch == ":":
+            last = ":"
+            if stack and not stack[-1]["array"]:
+                expect = (stack[-1]["node"].get("properties") or {}).get(stack[-1]["key"])
+        elif ch == '"':
+            is_key = bool(stack) and not stack[-1]["array"] and last in ("{", ",")
+            in_string, chars, last = True, [], "open"
+        else:
+            last = "scalar"
+    if not stack:
+        return ""
+    space = "" if text[-1:].isspace() else " "  # the separator's space, unless the model already wrote it
+    top = stack[-1]
+    node = top["node"]
+    if top["array"]:
+        items = node.get("items")
+        if last == "[":
+            return _opener(items)
+        if last == ",":
+            opener = _opener(items)
+            return space + opener if opener else ""
+        return ""
+    if in_string:
+        if not is_key:
+            return ""
+        typed = "".join(chars)
+        nxt = _next_key(node, top.get("key"))
+        if nxt is None or not nxt.startswith(typed):
+            return ""
+        return _key_part(node, nxt)[1 + len(typed):]
+    if last == "{":
+        nxt = _next_key(node, None)
+        return _key_part(node, nxt) if nxt else ""
+    if last == ",":
+        nxt = _next_key(node, top.get("key"))
+        return space + _key_part(node, nxt) if nxt else ""
+    if last == "key":
+        opener = _opener((node.get("properties") or {}).get(top["key"]))
+        return ": " + opener if opener else ":"
+    if last == ":":
+        opener = _opener(expect)
+        return space + opener if opener else ""
+    return ""
+
+
+class SchemaDraft:
+    """A draft model for ``llama_cpp.Llama.generate``: the tokens of ``next_literal`` of the answer so far.
+
+    The engine sets ``schema`` (None: no drafts) and ``start`` (the prompt's length) before each request. Counters:
+    ``proposed`` drafted tokens, ``passes`` forward passes of the answer (the tokens written minus ``passes`` is
+    what the drafts saved).
+    """
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.schema: dict | None = None
+        self.start = 0
+        self.proposed = 0
+        self.passes = 0
+
+    def __call__(self, input_ids: Any, /, **_: Any) -> Any:
+        import numpy as np
+
+        if self.schema is None:
+            return np.array([], dtype=np.intc)
+        text = self.llm.detokenize(list(input_ids[self.start:])).decode("utf-8", errors="ignore")
+        literal = next_literal(text, self.schema)
+        if not literal:
+            return np.array([], dtype=np.intc)
+        tokens = self.llm.tokenize(literal.encode("utf-8"), add_bos=False, special=False)[:_MAX_DRAFT]
+        self.proposed += len(tokens)
+        return np.array(tokens, dtype=np.intc)
