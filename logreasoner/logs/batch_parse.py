@@ -10,7 +10,8 @@
    group and answers one template.
 4. The template is checked against every line of the group: each must fit it as a pattern with ``<*>``
    wildcards (:mod:`logreasoner.logs.template_match`), and it must keep at least ``min_kept_tokens`` of the
-   constant tokens of Drain's template (a template of wildcards fits everything and says nothing). A template
+   constant tokens of Drain's template (a template of wildcards fits everything and says nothing) — all of them
+   when one of its wildcards spans tokens (its token count differs from Drain's). A template
    that fits every line is taken. One that does not, but has as many tokens as Drain's, is *reconciled* with
    Drain's token by token (a token either marks variable becomes the variable one; two different constants keep
    Drain's, which saw every line; at least half of Drain's constant tokens must be in the answer, in place) and
@@ -141,7 +142,9 @@ def diverse_sample(lines: Sequence[str], k: int, scan: int = 500) -> list[str]:
 def keeps_enough(template: str, drain_template: str, share: float) -> bool:
     """True when ``template`` has constant text and either has at least as much of it as Drain's template or keeps
     ``share`` of the constant tokens of Drain's template (a token is kept when the template has it verbatim or has
-    a token pattern, e.g. ``id=<*>``, that fits it)."""
+    a token pattern, e.g. ``id=<*>``, that fits it). A template with another token count than Drain's has a
+    wildcard that spans tokens: it must keep all of Drain's constant tokens, which Drain saw in every line of the
+    group (else ``client /<*>:<*>`` would swallow ``which had sessionid`` and merge groups that differ there)."""
     chars = literal_chars(template)
     if not chars:
         return False
@@ -149,6 +152,8 @@ def keeps_enough(template: str, drain_template: str, share: float) -> bool:
     if not constant or chars >= literal_chars(drain_template):  # at least as specific as Drain's
         return True
     have = template.split()
+    if len(have) != len(drain_template.split()):
+        share = 1.0
     exact = set(have)
     patterns = [compile_template(x) for x in have if "<*>" in x and x != "<*>"]
     kept = sum(1 for y in constant if y in exact or any(p.match(y, 1) for p in patterns))

@@ -178,6 +178,11 @@ def test_keeps_enough_counts_constant_tokens_not_characters():
     assert not keeps_enough("<*> item <*>", "overlap:false item <*>", 0.6)
     assert not keeps_enough("<*> <*>", "a b", 0.0)
     assert keeps_enough("getStepCounterStatus= <*>", "<*> <*> 0 <*>", 0.6)  # more specific than Drain's
+    # a wildcard that spans tokens must not swallow constant tokens Drain saw in every line of the group
+    drain = "Closed socket connection for client <*> which had sessionid <*>"
+    assert not keeps_enough("Closed socket connection for client /<*>:<*>", drain, 0.6)
+    assert keeps_enough("Closed socket connection for client /<*>:<*> which had sessionid <*>", drain, 0.6)
+    assert keeps_enough("Closed socket connection for <*> <*> which had sessionid <*>", drain, 0.6)  # aligned: 7 of 8
 
 
 def test_a_run_with_a_model_does_not_take_templates_cached_without_one(tmp_path):
