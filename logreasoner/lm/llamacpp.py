@@ -81,8 +81,10 @@ class LlamaCppEngine(LocalEngine):
                 "the llama.cpp backend is not installed",
                 "pip install 'logreasoner[local]' (builds llama-cpp-python, 8-10 min once)",
             ) from None
-        kwargs = dict(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed,
-                      n_batch=self.n_batch, verbose=False)
+        # n_threads_batch too: llama-cpp-python's default is every core, so two model copies of one thread each
+        # (eval run's local workers) would run four threads on two cores for every prompt and checked draft
+        kwargs = dict(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                      n_threads_batch=self.n_threads, seed=self.seed, n_batch=self.n_batch, verbose=False)
         if self.lora_path:
             kwargs["lora_path"] = self.lora_path
         if self.chat_format:
