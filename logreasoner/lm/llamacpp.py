@@ -110,7 +110,7 @@ class LlamaCppEngine(LocalEngine):
 
     def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):
         llm = self._load()
-        if self.schema_drafts and self.grammar_first:
+        if llm.draft_model is not None:  # the SchemaDraft _load attached
             llm.draft_model.schema = schema
         kwargs = dict(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop or None,
                       repeat_penalty=self.repeat_penalty)

@@ -45,6 +45,12 @@ def test_next_literal_drafts_what_the_schema_forces(prefix, draft):
     assert next_literal(prefix, STEP_SCHEMA) == draft
 
 
+def test_a_const_string_is_drafted_whole_and_escaped():
+    schema = {"type": "object", "required": ["kind", "note"],
+              "properties": {"kind": {"type": "string", "const": 'say "hi"'}, "note": {"type": "string"}}}
+    assert next_literal("{", schema) == '"kind": "say \\"hi\\""'
+
+
 def test_an_optional_key_is_never_drafted():
     text = '{"problem_overview": "disk", "key_challenges": ["a"], "reasoning_steps": ["b"],'
     assert next_literal(text, PLAN_SCHEMA) == ""
