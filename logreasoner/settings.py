@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     schema_drafts: bool = Field(
         True, description="llama.cpp: check the tokens a JSON schema forces in one batch (faster; batched logits may "
                           "pick the other token at a near tie). False = one pass per token, as before.")
+    repeat_guard: int = Field(
+        4, ge=0, le=64, description="llama.cpp: inside a JSON string value the model may not repeat a run of this many "
+                                    "tokens the string already holds (it loops otherwise); 0 = no check.")
+
+    @field_validator("repeat_guard")
+    @classmethod
+    def _guard_size(cls, v: int) -> int:
+        if v == 1:
+            raise ValueError("repeat_guard must be 0 (off) or at least 2 tokens; 1 would forbid any repeated token")
+        return v
 
     @field_validator("cache_dir")
     @classmethod

@@ -10,7 +10,8 @@ processor) get that chain. The result is the same token: if the unconstrained ar
 argmax among legal tokens. Sampling at a temperature keeps llama-cpp-python's chain unchanged.
 
 The class also runs llama-cpp-python's draft loop for ``SchemaDraft`` (logreasoner.lm.schema_draft): the tokens a
-JSON schema forces are checked in one batch instead of one pass each.
+JSON schema forces are checked in one batch instead of one pass each; and, when ``repeat_guard_n`` is set, the
+pick skips the tokens ``RepeatGuard`` (logreasoner.lm.repeat_guard) bans: those that would loop inside a string.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ _CLASS: Any = None
 class _GrammarFirstPick:
     """A custom llama.cpp sampler: keep only the argmax when the grammar allows it, else apply the grammar."""
 
-    def __init__(self, model: Any, grammar: Any) -> None:
+    def __init__(self, model: Any, grammar: Any, guard: Any = None) -> None:
         import llama_cpp
         import numpy as np
 
         self._np = np
+        self.guard = guard
         self._cpp = llama_cpp
         self.grammar = llama_cpp.llama_sampler_init_grammar(
             model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
@@ -49,6 +51,8 @@ class _GrammarFirstPick:
 
         def accept(_smpl: Any, token: int) -> None:
             llama_cpp.llama_sampler_accept(self.grammar, token)
+            if self.guard is not None:
+                self.guard.accept(token)
 
         def reset(_smpl: Any) -> None:
             llama_cpp.llama_sampler_reset(self.grammar)
@@ -75,6 +79,14 @@ class _GrammarFirstPick:
         buf = (cpp.llama_token_data * n).from_address(ctypes.addressof(arr.data.contents))
         rec = np.frombuffer(buf, dtype=self._dtype, count=n)
         logits = rec["logit"]
+        banned = self.guard.banned() if self.guard is not None else None
+        held = None
+        if banned:
+            mask = np.isin(rec["id"], banned)
+            held = mask, logits[mask].copy()
+            if mask[int(np.argmax(logits))]:
+                self.guard.bans += 1  # the model's first choice would have repeated the string's own words
+            logits[mask] = -math.inf
         i = int(np.argmax(logits))
         one = self._one[0]
         one.id, one.logit, one.p = int(rec["id"][i]), float(logits[i]), 0.0
@@ -86,6 +98,10 @@ class _GrammarFirstPick:
             logits[i] = best
             return
         cpp.llama_sampler_apply(self.grammar, cur_p)
+        if held is not None and not np.isfinite(logits).any():  # every legal token was banned: let them be
+            mask, values = held
+            logits[mask] = values
+            cpp.llama_sampler_apply(self.grammar, cur_p)
 
 
 def grammar_first_llama_class() -> Any:
@@ -109,7 +125,14 @@ def grammar_first_llama_class() -> Any:
                                       penalty_repeat=kw.get("repeat_penalty", 1.0),
                                       penalty_freq=kw.get("frequency_penalty", 0.0),
                                       penalty_present=kw.get("presence_penalty", 0.0))
-            pick = _GrammarFirstPick(self._model, grammar)
+            guard = None
+            if getattr(self, "repeat_guard_n", 0):
+                from logreasoner.lm.repeat_guard import RepeatGuard
+
+                guard = RepeatGuard(lambda t: self.detokenize([t]).decode("utf-8", errors="ignore"),
+                                    n=self.repeat_guard_n)
+            self.repeat_guard = guard  # the last request's guard (its ban count), for benchmarks and tests
+            pick = _GrammarFirstPick(self._model, grammar, guard)
             llama_cpp.llama_sampler_chain_add(sampler.sampler, pick.get_sampler())
             # LlamaSampler removes custom samplers from the chain before freeing it (they are Python-owned)
             sampler.custom_samplers.append((llama_cpp.llama_sampler_chain_n(sampler.sampler) - 1, pick))

@@ -29,6 +29,7 @@ class LlamaCppEngine(LocalEngine):
         grammar_first: bool = True,
         repeat_penalty: float = 1.0,
         schema_drafts: bool | None = None,
+        repeat_guard: int | None = None,
     ) -> None:
         super().__init__(constrained=constrained)
         self.model_path = str(model_path)
@@ -56,6 +57,15 @@ class LlamaCppEngine(LocalEngine):
 
             schema_drafts = get_settings().schema_drafts
         self.schema_drafts = schema_drafts
+        # inside a JSON string value, no run of this many tokens twice (logreasoner.lm.repeat_guard); with the
+        # grammar-first sampler only. None: LOGREASONER_REPEAT_GUARD (default 4); 0: no check
+        if repeat_guard is None:
+            from logreasoner.settings import get_settings
+
+            repeat_guard = get_settings().repeat_guard
+        if repeat_guard == 1 or repeat_guard < 0:
+            raise ValueError(f"repeat_guard must be 0 (off) or at least 2 tokens, got {repeat_guard}")
+        self.repeat_guard = repeat_guard
         self._llm = None
         if not Path(self.model_path).is_file():
             raise ModelUnavailableError(f"GGUF file not found: {self.model_path}", "check the path or run 'logreasoner models pull'")
@@ -69,7 +79,7 @@ class LlamaCppEngine(LocalEngine):
                 "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained,
                 "prompt_cache_mb": self.prompt_cache_mb, "grammar_first": self.grammar_first,
                 "repeat_penalty": self.repeat_penalty, "schema_drafts": self.schema_drafts,
-                "prompt_layout": self.prompt_layout}
+                "repeat_guard": self.repeat_guard, "prompt_layout": self.prompt_layout}
 
     def _load(self):
         if self._llm is not None:
@@ -106,6 +116,8 @@ class LlamaCppEngine(LocalEngine):
             from logreasoner.lm.schema_draft import SchemaDraft
 
             self._llm.draft_model = SchemaDraft(self._llm)  # set after load: Llama(draft_model=...) keeps all logits
+        if self.grammar_first:
+            self._llm.repeat_guard_n = self.repeat_guard
         return self._llm
 
     def _generate(self, messages, *, schema, max_tokens, temperature, stop, seed, top_p):

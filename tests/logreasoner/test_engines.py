@@ -94,8 +94,10 @@ def test_grammar_first_decoding_matches_the_stock_chain():
                                         "Judge these log lines; answer in JSON."}]
     texts = []
     for gf in (True, False):
-        # drafts off: batched logits may differ in the last bits (tests/logreasoner/test_schema_draft.py)
-        eng = LlamaCppEngine(str(path), n_threads=2, grammar_first=gf, chat_format="chatml", schema_drafts=False)
+        # drafts off: batched logits may differ in the last bits (tests/logreasoner/test_schema_draft.py); the
+        # repeat guard off: the stock chain has none
+        eng = LlamaCppEngine(str(path), n_threads=2, grammar_first=gf, chat_format="chatml", schema_drafts=False,
+                             repeat_guard=0)
         text, *_ = eng._generate(msgs, schema=schema, max_tokens=120, temperature=0.0, stop=None, seed=None,
                                  top_p=None)
         texts.append(text)
