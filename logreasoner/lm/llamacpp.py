@@ -8,7 +8,23 @@ from pathlib import Path
 from logreasoner.errors import ModelUnavailableError
 from logreasoner.lm.engine_base import LocalEngine
 
-__all__ = ["LlamaCppEngine"]
+__all__ = ["LlamaCppEngine", "schema_grammar"]
+
+# llama-cpp-python's JSON-schema grammar lets a string hold raw control characters (its ``char`` rule is
+# ``[^"\\]``; llama.cpp's own converter excludes U+0000-U+001F and U+007F): a model then writes a newline inside a
+# string and the answer is not JSON. The engine writes the rule as llama.cpp does.
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
+
+
+def schema_grammar(schema: dict):
+    """The llama.cpp grammar of a JSON schema, strings without raw control characters (as JSON requires)."""
+    import json
+
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    return LlamaGrammar.from_string(gbnf.replace(_LOOSE_CHAR, _JSON_CHAR), verbose=False)
 
 
 class LlamaCppEngine(LocalEngine):
@@ -79,7 +95,9 @@ class LlamaCppEngine(LocalEngine):
                 "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained,
                 "prompt_cache_mb": self.prompt_cache_mb, "grammar_first": self.grammar_first,
                 "repeat_penalty": self.repeat_penalty, "schema_drafts": self.schema_drafts,
-                "repeat_guard": self.repeat_guard, "prompt_layout": self.prompt_layout}
+                "repeat_guard": self.repeat_guard, "prompt_layout": self.prompt_layout,
+                # strings hold no raw control characters nor control tokens (cache entries from before differ)
+                "strict_strings": True}
 
     def _load(self):
         if self._llm is not None:
@@ -130,8 +148,8 @@ class LlamaCppEngine(LocalEngine):
             kwargs["top_p"] = top_p
         if seed is not None:
             kwargs["seed"] = seed
-        if schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        if schema is not None:  # the grammar itself, not response_format (which would fall back to any JSON)
+            kwargs["grammar"] = schema_grammar(schema)
         try:
             out = llm.create_chat_completion(**kwargs)
         except ValueError as e:

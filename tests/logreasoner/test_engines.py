@@ -111,6 +111,41 @@ STEPS_SCHEMA = {"type": "object", "required": ["steps"], "properties": {"steps":
         "finding": {"type": "string"}, "lines": {"type": "array", "items": {"type": "integer"}}}}}}}
 
 
+def test_llamacpp_schema_grammar_keeps_control_characters_out_of_strings():
+    """llama-cpp-python's converter allows a raw newline inside a string (not JSON); the engine's grammar does not."""
+    pytest.importorskip("llama_cpp")
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    from logreasoner.lm.llamacpp import _JSON_CHAR, _LOOSE_CHAR, schema_grammar
+
+    schema = {"type": "object", "required": ["why"], "properties": {"why": {"type": "string", "maxLength": 40}}}
+    assert _LOOSE_CHAR in json_schema_to_gbnf(json.dumps(schema))  # the rule the engine rewrites is still there
+    text = schema_grammar(schema)._grammar
+    assert _LOOSE_CHAR not in text and _JSON_CHAR in text and r"\x00-\x1F" in _JSON_CHAR
+
+
+@pytest.mark.model
+def test_the_grammar_first_pick_never_writes_a_chat_marker_token():
+    """llama.cpp's grammar reads ``<|im_start|>`` as its text, legal inside a JSON string; the pick never offers it
+    (nor any control token but the ones that end the answer)."""
+    pytest.importorskip("llama_cpp")
+    from logreasoner.lm.llamacpp import LlamaCppEngine
+    from logreasoner.lm.registry import resolve_embedded
+
+    try:
+        path = resolve_embedded("local", allow_download=False)
+    except Exception:
+        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    eng = LlamaCppEngine(str(path), n_threads=2, chat_format="chatml")
+    llm = eng._load()
+    never = set(llm._never_tokens().tolist())
+    start = llm.tokenize(b"<|im_start|>", add_bos=False, special=True)
+    end = llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
+    eng.close()
+    assert len(start) == 1 and start[0] in never
+    assert len(end) == 1 and end[0] not in never  # the end of the turn still ends the answer
+
+
 def test_longest_output_and_caps_for_budget():
     from logreasoner.lm.schema import cap_schema, caps_for_budget, longest_output
 
@@ -147,3 +182,38 @@ def test_engine_asks_again_with_budget_caps_after_a_cut_off_answer():
     assert len(eng.schemas) == 2 and longest_output(eng.schemas[1]) <= 400 < longest_output(eng.schemas[0])
     assert eng.stats.budget_retries == 1 and eng.stats.calls == 1
     assert resp.usage.output_tokens == 412 and resp.finish_reason == "stop"
+
+
+@pytest.mark.model
+def test_prompt_states_are_saved_without_logit_rows_and_restore_the_same_answer():
+    """The RAM prompt cache's states hold the llama.cpp state, not llama-cpp-python's copy of every logits row;
+    an answer asked again after another prompt and a state restore is the same."""
+    pytest.importorskip("llama_cpp")
+    from logreasoner.lm.llamacpp import LlamaCppEngine
+    from logreasoner.lm.registry import resolve_embedded
+
+    try:
+        path = resolve_embedded("local", allow_download=False)
+    except Exception:
+        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    schema = {"type": "object", "required": ["why"], "properties": {"why": {"type": "string", "maxLength": 60}}}
+
+    def ask(eng, line):
+        msgs = [{"role": "system", "content": "Say in a few words what the log line reports."},
+                {"role": "user", "content": line}]
+        return eng._generate(msgs, schema=schema, max_tokens=60, temperature=0.0, stop=None, seed=None,
+                             top_p=None)[0]
+
+    eng = LlamaCppEngine(str(path), n_threads=2, chat_format="chatml")
+    first = ask(eng, "L1 sshd: Failed password for root from 10.0.0.1 port 22")
+    llm = eng._llm
+    states = list(llm.cache.cache_state.values())
+    assert states and all(len(s.scores) == 0 for s in states)  # no logits rows kept
+    ask(eng, "L1 kernel: CPU3 temperature above threshold")
+    again = ask(eng, "L1 sshd: Failed password for root from 10.0.0.1 port 22")  # restored from the cache
+    eng.close()
+    fresh = LlamaCppEngine(str(path), n_threads=2, chat_format="chatml", prompt_cache_mb=0)
+    cold = ask(fresh, "L1 sshd: Failed password for root from 10.0.0.1 port 22")
+    fresh.close()
+    assert first == again == cold
+    assert json.loads(first)["why"]
