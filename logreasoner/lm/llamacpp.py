@@ -30,6 +30,10 @@ def schema_grammar(schema: dict):
 class LlamaCppEngine(LocalEngine):
     """A GGUF model run in process by llama.cpp. Loaded lazily on the first call; safe to share across threads."""
 
+    # raised when the engine's decoding changes in a way no setting names (part of the answer cache's key):
+    # 2 = strings without raw control characters or control tokens
+    decoding_revision = 2
+
     def __init__(
         self,
         model_path: str | os.PathLike,
@@ -95,9 +99,7 @@ class LlamaCppEngine(LocalEngine):
                 "chat_format": self.chat_format, "seed": self.seed, "constrained": self.constrained,
                 "prompt_cache_mb": self.prompt_cache_mb, "grammar_first": self.grammar_first,
                 "repeat_penalty": self.repeat_penalty, "schema_drafts": self.schema_drafts,
-                "repeat_guard": self.repeat_guard, "prompt_layout": self.prompt_layout,
-                # strings hold no raw control characters nor control tokens (cache entries from before differ)
-                "strict_strings": True}
+                "repeat_guard": self.repeat_guard, "prompt_layout": self.prompt_layout}
 
     def _load(self):
         if self._llm is not None:

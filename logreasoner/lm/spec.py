@@ -190,7 +190,8 @@ def _decoding_key(engine: Any) -> str:
     state = engine.dump_state() if hasattr(engine, "dump_state") else {}
     # paths are named by the fingerprint; the prompt layout changes the prompts, which DSPy's cache keys on anyway
     keep = {k: v for k, v in sorted(state.items()) if k not in ("model_path", "lora_path", "adapter", "prompt_layout")}
-    return f"{__version__}|{getattr(engine, 'max_string', '')}|{getattr(engine, 'max_items', '')}|{keep}"
+    revision = getattr(engine, "decoding_revision", "")
+    return f"{__version__}|{getattr(engine, 'max_string', '')}|{getattr(engine, 'max_items', '')}|{keep}|{revision}"
 
 
 def weights_fingerprint(*paths: str | None, extra: str = "") -> str:
