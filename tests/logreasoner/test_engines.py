@@ -59,14 +59,7 @@ def test_engine_drives_a_dspy_program(tiny_model_dir):
 
 
 @pytest.mark.model
-def test_llamacpp_engine_on_embedded_model():
-    pytest.importorskip("llama_cpp")
-    from logreasoner.lm.registry import resolve_embedded
-
-    try:
-        resolve_embedded("local", allow_download=False)
-    except Exception:
-        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+def test_llamacpp_engine_on_embedded_model(local_gguf):
     lm = load_lm("local", cache=False)
     eng = engine_of(lm)
     resp = eng.complete(_request(SCHEMA, max_tokens=20))
@@ -75,17 +68,12 @@ def test_llamacpp_engine_on_embedded_model():
 
 
 @pytest.mark.model
-def test_grammar_first_decoding_matches_the_stock_chain():
+def test_grammar_first_decoding_matches_the_stock_chain(local_gguf):
     """Greedy constrained decoding that tests only the picked token gives the very same text as llama.cpp's
     chain that checks the whole vocabulary, and a second request reuses the cached prompt state."""
-    pytest.importorskip("llama_cpp")
     from logreasoner.lm.llamacpp import LlamaCppEngine
-    from logreasoner.lm.registry import resolve_embedded
 
-    try:
-        path = resolve_embedded("local", allow_download=False)
-    except Exception:
-        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    path = local_gguf
     schema = {"type": "object", "properties": {
         "why": {"type": "string", "maxLength": 80},
         "lines": {"type": "array", "maxItems": 3, "items": {"type": "integer", "minimum": 1, "maximum": 9}},
@@ -125,17 +113,12 @@ def test_llamacpp_schema_grammar_keeps_control_characters_out_of_strings():
 
 
 @pytest.mark.model
-def test_the_grammar_first_pick_never_writes_a_chat_marker_token():
+def test_the_grammar_first_pick_never_writes_a_chat_marker_token(local_gguf):
     """llama.cpp's grammar reads ``<|im_start|>`` as its text, legal inside a JSON string; the pick never offers it
     (nor any control token but the ones that end the answer)."""
-    pytest.importorskip("llama_cpp")
     from logreasoner.lm.llamacpp import LlamaCppEngine
-    from logreasoner.lm.registry import resolve_embedded
 
-    try:
-        path = resolve_embedded("local", allow_download=False)
-    except Exception:
-        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    path = local_gguf
     eng = LlamaCppEngine(str(path), n_threads=2, chat_format="chatml")
     llm = eng._load()
     never = set(llm._never_tokens().tolist())
@@ -185,17 +168,12 @@ def test_engine_asks_again_with_budget_caps_after_a_cut_off_answer():
 
 
 @pytest.mark.model
-def test_prompt_states_are_saved_without_logit_rows_and_restore_the_same_answer():
+def test_prompt_states_are_saved_without_logit_rows_and_restore_the_same_answer(local_gguf):
     """The RAM prompt cache's states hold the llama.cpp state, not llama-cpp-python's copy of every logits row;
     an answer asked again after another prompt and a state restore is the same."""
-    pytest.importorskip("llama_cpp")
     from logreasoner.lm.llamacpp import LlamaCppEngine
-    from logreasoner.lm.registry import resolve_embedded
 
-    try:
-        path = resolve_embedded("local", allow_download=False)
-    except Exception:
-        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    path = local_gguf
     schema = {"type": "object", "required": ["why"], "properties": {"why": {"type": "string", "maxLength": 60}}}
 
     def ask(eng, line):

@@ -106,16 +106,11 @@ def test_a_guarded_sampler_never_writes_a_loop(choices, n):
 
 
 @pytest.mark.model
-def test_the_embedded_model_stops_looping_under_the_guard():
-    pytest.importorskip("llama_cpp")
+def test_the_embedded_model_stops_looping_under_the_guard(base_gguf):
     from logreasoner.lm.llamacpp import LlamaCppEngine
-    from logreasoner.lm.registry import resolve_embedded
     from logreasoner.lm.schema import cap_schema
 
-    try:
-        path = resolve_embedded("local-base", allow_download=False)
-    except Exception:
-        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    path = base_gguf
     schema = cap_schema({"type": "object", "required": ["text"],
                          "properties": {"text": {"type": "string", "maxLength": 300}}})
     msgs = [{"role": "user", "content": "Write the words 'no, such' again and again. Answer in JSON."}]

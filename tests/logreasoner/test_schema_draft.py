@@ -96,16 +96,11 @@ def test_a_draft_is_always_what_a_valid_answer_writes_next(doc, ascii_only):
 
 
 @pytest.mark.model
-def test_the_engine_checks_schema_drafts_in_batches():
+def test_the_engine_checks_schema_drafts_in_batches(local_gguf):
     """With drafts the embedded model writes a valid answer in fewer forward passes than tokens."""
-    pytest.importorskip("llama_cpp")
     from logreasoner.lm.llamacpp import LlamaCppEngine
-    from logreasoner.lm.registry import resolve_embedded
 
-    try:
-        path = resolve_embedded("local", allow_download=False)
-    except Exception:
-        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    path = local_gguf
     msgs = [{"role": "user", "content": "L1 kernel: CPU3 temperature above threshold, cpu clock throttled\n"
                                         "Work through the line step by step; answer in JSON."}]
     eng = LlamaCppEngine(str(path), n_threads=2, chat_format="chatml")
