@@ -17,7 +17,7 @@ from logreasoner.contracts.answers import Plan, StepResult
 from logreasoner.contracts.retrieval import ExpertPlan
 from logreasoner.errors import ConfigError, UnknownTaskError
 from logreasoner.logs.excerpt import LogExcerpt
-from logreasoner.programs.plan_text import clip, compact_plan
+from logreasoner.programs.plan_text import clip, compact_plan, step_name
 
 __all__ = ["Expert", "ExpertSolution", "get_expert", "method_plans", "message_of", "line_facts"]
 
@@ -124,7 +124,7 @@ class Expert:
         steps = []
         for s in plan.reasoning_steps:
             text, lines = self.finding(s, facts)
-            steps.append(StepResult(step=_clip(s.split(" -> ")[0], 32), finding=_clip(text, 80),
+            steps.append(StepResult(step=step_name(s), finding=_clip(text, 80),
                                     evidence_lines=lines[:6]))
         return ExpertSolution(plan=plan, steps=steps, answer=self.answer(facts), template_id=chosen.id, facts=facts)
 

@@ -21,9 +21,11 @@ from dspy.adapters.utils import serialize_for_json
 from dspy.clients.capabilities import with_capability_planning
 
 from logreasoner.logs.excerpt import BEGIN
+from logreasoner.programs.hygiene import echoes_marker
+from logreasoner.programs.plan_text import plan_steps_of, step_name
 
-__all__ = ["CompactAdapter", "shown_line_numbers", "restrict_line_numbers", "FIELD_HEADINGS", "PROMPT_LAYOUTS",
-           "SHARED_SYSTEM", "check_layout"]
+__all__ = ["CompactAdapter", "shown_line_numbers", "restrict_line_numbers", "pin_plan_steps", "FIELD_HEADINGS",
+           "PROMPT_LAYOUTS", "SHARED_SYSTEM", "check_layout"]
 
 FIELD_HEADINGS = {
     "question": "Question",
@@ -76,6 +78,37 @@ def restrict_line_numbers(schema: dict, allowed: list[int]) -> dict:
     return out
 
 
+def pin_plan_steps(schema: dict, plan_steps: list[str]) -> dict:
+    """The ``steps`` list as one step per plan step, in the plan's order, each named as the plan names it.
+
+    The experts that teach the student carry out every plan step once, in order (``step_name`` of each); a free
+    list let the student repeat a step and skip another (the most common degenerate answer of coarse-to-fine). With
+    the names fixed by the schema (a tuple of objects whose ``step`` is a constant), the grammar writes the names and
+    the model writes what each step finds. A plan step that repeats another or echoes a prompt marker gets no step.
+    A schema without such a list, or a plan without steps, is returned unchanged.
+    """
+    steps = (schema.get("properties") or {}).get("steps")
+    if not isinstance(steps, dict) or steps.get("type") != "array":
+        return schema
+    item = steps.get("items")
+    if isinstance(item, dict) and "$ref" in item:
+        item = (schema.get("$defs") or {}).get(item["$ref"].rsplit("/", 1)[-1])
+    if not isinstance(item, dict) or "step" not in (item.get("properties") or {}):
+        return schema
+    names = list(dict.fromkeys(step_name(s) for s in plan_steps if not echoes_marker(s)))  # no step twice
+    if not names:
+        return schema
+    out = copy.deepcopy(schema)
+    tuple_items = []
+    for name in names[:12]:
+        one = copy.deepcopy(item)
+        one["properties"]["step"] = {"type": "string", "const": name}
+        tuple_items.append(one)
+    out["properties"]["steps"] = {"type": "array", "items": tuple_items, "minItems": len(tuple_items),
+                                  "maxItems": len(tuple_items)}
+    return out
+
+
 def _labels(schema: dict) -> list[str]:
     """String enums of three or more choices anywhere in the schema (a label set the model must see)."""
     found: list[str] = []
@@ -125,11 +158,15 @@ class CompactAdapter(JSONAdapter):
 
     # -- the schema the decoder enforces ---------------------------------------------------------------------
     def output_schema(self, signature: Any, inputs: dict[str, Any] | None = None) -> dict:
-        """The signature's output JSON schema, evidence lines narrowed to the lines shown in ``log_excerpt``."""
+        """The signature's output JSON schema, evidence lines narrowed to the lines shown in ``log_excerpt``, and the
+        steps pinned to the plan's (:func:`pin_plan_steps`) when a rendered ``plan`` is an input."""
         schema = _get_structured_outputs_response_format(signature, False).model_json_schema()
         excerpt = (inputs or {}).get("log_excerpt")
         if isinstance(excerpt, str):
             schema = restrict_line_numbers(schema, shown_line_numbers(excerpt))
+        plan = (inputs or {}).get("plan")
+        if isinstance(plan, str):
+            schema = pin_plan_steps(schema, plan_steps_of(plan))
         return schema
 
     def _response_format(self, lm: Any, signature: Any, inputs: dict[str, Any]) -> dict | None:

@@ -9,7 +9,7 @@ import re
 from logreasoner.contracts.answers import Plan
 from logreasoner.contracts.retrieval import ExpertPlan
 
-__all__ = ["clip", "shorten_step", "compact_plan", "render_plans_compact"]
+__all__ = ["clip", "shorten_step", "step_name", "plan_steps_of", "compact_plan", "render_plans_compact"]
 
 
 def clip(text: str, n: int) -> str:
@@ -21,6 +21,31 @@ def clip(text: str, n: int) -> str:
     if " " in cut[n // 2:]:
         cut = cut[: cut.rfind(" ")]
     return cut.rstrip(" ,;:-")
+
+
+def step_name(plan_step: str) -> str:
+    """How a worked step names the plan step it carries out: the step without its decision, in at most 32
+    characters (the experts write their traces this way, so the student does too)."""
+    return clip(str(plan_step).split(" -> ")[0], 32)
+
+
+_RENDERED_STEP = re.compile(r"^\d+\. (.+)$")
+
+
+def plan_steps_of(rendered: str) -> list[str]:
+    """The numbered steps of a plan as :meth:`Plan.render` writes it (the lines after ``Steps:``)."""
+    steps: list[str] = []
+    after = False
+    for line in str(rendered or "").splitlines():
+        if line.strip() == "Steps:":
+            after = True
+            continue
+        m = _RENDERED_STEP.match(line.strip()) if after else None
+        if m:
+            steps.append(m.group(1))
+        elif after and line.strip():
+            break
+    return steps
 
 
 def shorten_step(step: str, n: int = 90) -> str:

@@ -135,6 +135,8 @@ class TransformersEngine(LocalEngine):
                                           TokenEnforcerTokenizerData)
         except ImportError:
             return None
+        from logreasoner.lm.schema import untuple_schema
+
         tok = self._tok
         if self._tok_data is None:
             token_0 = tok.encode("0", add_special_tokens=False)[-1]
@@ -161,8 +163,9 @@ class TransformersEngine(LocalEngine):
                 regular, lambda ids: tok.decode(ids).rstrip("\ufffd"), eos, False, len(tok))
         # fields in the schema's order (as llama.cpp's grammar does: DSPy's reasoning fields come first) and at
         # most a few whitespace characters in a row, so a weak model cannot pad the output until max_tokens
-        # (TokenEnforcer replaces the parser's config with one holding the tokenizer's alphabet: set ours after)
-        enforcer = TokenEnforcer(self._tok_data, JsonSchemaParser(schema))
+        # (TokenEnforcer replaces the parser's config with one holding the tokenizer's alphabet: set ours after);
+        # lm-format-enforcer reads one schema per list item: a tuple becomes a list of its items' union
+        enforcer = TokenEnforcer(self._tok_data, JsonSchemaParser(untuple_schema(schema)))
         config: CharacterLevelParserConfig = enforcer.root_parser.config
         config.max_consecutive_whitespaces = 4
         config.force_json_field_order = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["schema_from_response_format", "cap_schema", "longest_output", "caps_for_budget"]
+__all__ = ["schema_from_response_format", "cap_schema", "untuple_schema", "longest_output", "caps_for_budget"]
 
 
 def schema_from_response_format(fmt: Any) -> dict | None:
@@ -63,7 +63,9 @@ def cap_schema(schema: dict, *, max_string: int = 300, max_items: int = 6) -> di
         if t == "integer":  # bound the digits a tiny model may write
             node["minimum"] = max(int(node.get("minimum", -(10**9))), -(10**9))
             node["maximum"] = min(int(node.get("maximum", 10**9)), 10**9)
-        if t == "array":
+        if t == "array" and isinstance(node.get("items"), list):  # a tuple: its own length, each item capped
+            node["items"] = [walk(x, depth + 1) for x in node["items"]]
+        elif t == "array":
             node["maxItems"] = min(int(node.get("maxItems", max_items)), max_items)
             if "items" in node:
                 node["items"] = walk(node["items"], depth + 1)
@@ -77,6 +79,27 @@ def cap_schema(schema: dict, *, max_string: int = 300, max_items: int = 6) -> di
         if isinstance(prop, dict) and prop.get("type") == "array" and "minItems" not in prop:
             prop["minItems"] = 1
     return out
+
+
+def untuple_schema(schema: dict) -> dict:
+    """``schema`` with every tuple (``items`` given as a list) as a list of the same length whose items may be any
+    of the tuple's (``anyOf``): for decoders that read only one item schema (lm-format-enforcer). The order of the
+    tuple is then not enforced; llama.cpp's grammar enforces it."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v) for k, v in node.items()}
+        items = out.get("items")
+        if isinstance(items, list):
+            distinct = [x for i, x in enumerate(items) if x not in items[:i]]
+            out["items"] = distinct[0] if len(distinct) == 1 else {"anyOf": distinct}
+            out["minItems"] = out["maxItems"] = len(items)
+        return out
+
+    return walk(schema)
 
 
 def longest_output(schema: dict) -> int:
@@ -106,6 +129,8 @@ def longest_output(schema: dict) -> int:
             return 5
         if t == "null":
             return 4
+        if t == "array" and isinstance(node.get("items"), list):
+            return 2 + sum(size(x, depth + 1) + 2 for x in node["items"])
         if t == "array":
             n = int(node.get("maxItems", 100))
             return 2 + n * (size(node.get("items", {}), depth + 1) + 2)

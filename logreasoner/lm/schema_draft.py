@@ -49,13 +49,23 @@ def _opener(node: Any, depth: int = 0) -> str:
     if kind == "string":
         return json.dumps(node["const"]) if isinstance(node.get("const"), str) else '"'
     if kind == "array":  # an empty list is allowed unless minItems says otherwise
-        return "[" + _opener(node.get("items"), depth + 1) if int(node.get("minItems", 0)) >= 1 else ""
+        if int(node.get("minItems", 0)) < 1:
+            return ""
+        return "[" + _opener(_item(node, 0), depth + 1)
     if kind == "object" or "properties" in node:
         keys = _keys(node)
         if not keys or keys[0] not in set(node.get("required") or ()):
             return "{"
         return "{" + _key_part(node, keys[0], depth + 1)
     return ""
+
+
+def _item(node: dict, i: int) -> Any:
+    """The schema of item ``i`` of an array: ``items``, or its ``i``-th entry when ``items`` is a tuple."""
+    items = node.get("items")
+    if isinstance(items, list):
+        return items[i] if i < len(items) else None
+    return items
 
 
 def _key_part(node: dict, key: str, depth: int = 0) -> str:
@@ -109,8 +119,8 @@ def next_literal(text: str, schema: dict) -> str:
             last = "{"
         elif ch == "[":
             node = expect if isinstance(expect, dict) else {}
-            stack.append({"array": True, "node": node})
-            expect, last = node.get("items"), "["
+            stack.append({"array": True, "node": node, "i": 0})
+            expect, last = _item(node, 0), "["
         elif ch in "}]":
             if stack:
                 stack.pop()
@@ -118,7 +128,8 @@ def next_literal(text: str, schema: dict) -> str:
         elif ch == ",":
             last = ","
             if stack and stack[-1]["array"]:
-                expect = stack[-1]["node"].get("items")
+                stack[-1]["i"] += 1
+                expect = _item(stack[-1]["node"], stack[-1]["i"])
         elif ch == ":":
             last = ":"
             if stack and not stack[-1]["array"]:
@@ -134,12 +145,15 @@ def next_literal(text: str, schema: dict) -> str:
     top = stack[-1]
     node = top["node"]
     if top["array"]:
-        items = node.get("items")
+        items = _item(node, top["i"])
         if last == "[":
             return _opener(items)
         if last == ",":
             opener = _opener(items)
             return space + opener if opener else ""
+        if last == "value" and isinstance(node.get("items"), list):  # a tuple: what follows an item is known
+            nxt = _item(node, top["i"] + 1)
+            return "]" if nxt is None else ", " + _opener(nxt)
         return ""
     if in_string:
         if not is_key:
@@ -155,6 +169,9 @@ def next_literal(text: str, schema: dict) -> str:
     if last == ",":
         nxt = _next_key(node, top.get("key"))
         return space + _key_part(node, nxt) if nxt else ""
+    if last == "value":  # a value just closed: a required key after it forces the comma and the key
+        nxt = _next_key(node, top.get("key"))
+        return ", " + _key_part(node, nxt) if nxt else ""
     if last == "key":
         opener = _opener((node.get("properties") or {}).get(top["key"]))
         return ": " + opener if opener else ":"

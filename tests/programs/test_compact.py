@@ -13,6 +13,7 @@ from logreasoner.contracts.answers import AnomalyAnswer, Plan, StepResult
 from logreasoner.programs.compact import CompactAdapter, restrict_line_numbers, shown_line_numbers
 from logreasoner.programs.hygiene import clean_outputs, echoes_marker
 from logreasoner.programs.profile import COMPACT, STANDARD, active_profile
+from logreasoner.programs.signatures import coarse_plan_signature, step_signature
 
 LOG = "\n".join(f"INFO heartbeat {i} from node-{i % 3}" for i in range(60)) + \
       "\nERROR disk failure on /dev/sda: I/O error\nINFO session closed\n"
@@ -62,8 +63,13 @@ def test_local_engine_gets_the_compact_prompt_and_a_schema_with_the_shown_lines_
     assert "Expert plan:\nHow an expert detects anomalies\n1." in ptext
     # the decoder's schema only allows the line numbers the excerpt shows
     shown = shown_line_numbers(out.excerpt)
-    items = step["schema"]["properties"]["steps"]["items"]["properties"]["evidence_lines"]["items"]
-    assert sorted(items["enum"]) == sorted(shown) and 61 in shown and 5 not in shown
+    steps = step["schema"]["properties"]["steps"]
+    for item in steps["items"]:
+        lines = item["properties"]["evidence_lines"]["items"]
+        assert sorted(lines["enum"]) == sorted(shown) and 61 in shown and 5 not in shown
+    # one step per distinct plan step, named by the plan (the repeat and the echoed marker get none)
+    assert [it["properties"]["step"]["const"] for it in steps["items"]] == ["find error lines", "decide"]
+    assert steps["minItems"] == steps["maxItems"] == 2
     # hygiene: repeated items and the echoed marker are gone from what the user gets, and counted
     assert out.plan.key_challenges == ["few errors"] and "BEGIN LOG DATA" not in out.plan.reasoning_steps
     assert len(out.steps) == 2
@@ -195,3 +201,46 @@ def test_a_student_trained_on_the_json_adapter_is_asked_with_it():
     with dspy.context(lm=lm):
         (a,) = default_adapters()
         assert isinstance(a, CompactAdapter) and a.layout == "compact"
+
+
+def test_pin_plan_steps_names_one_step_per_distinct_plan_step():
+    from logreasoner.contracts.answers import Plan
+    from logreasoner.programs.compact import pin_plan_steps
+    from logreasoner.programs.plan_text import plan_steps_of, step_name
+
+    plan = Plan(problem_overview="x", key_challenges=["y"], reasoning_steps=[
+        "Check: identify the system", "Decide: Does a line match a known failure signature -> no",
+        "Check: identify the system", "BEGIN LOG DATA", "Conclude: normal"])
+    steps = plan_steps_of(plan.render())
+    assert steps == plan.reasoning_steps  # read back from the rendered plan the step stage gets
+    schema = CompactAdapter().output_schema(step_signature("Decide whether the lines are abnormal.", AnomalyAnswer))
+    pinned = pin_plan_steps(schema, steps)
+    items = pinned["properties"]["steps"]["items"]
+    assert [it["properties"]["step"]["const"] for it in items] == [
+        "Check: identify the system", "Decide: Does a line match a", "Conclude: normal"]
+    assert step_name(steps[1]) == "Decide: Does a line match a"  # the experts' names: no decision, <= 32 chars
+    assert pinned["properties"]["steps"]["minItems"] == pinned["properties"]["steps"]["maxItems"] == 3
+    assert pin_plan_steps(schema, []) is schema and pin_plan_steps(schema, ["BEGIN LOG DATA"]) is schema
+    plan_schema = CompactAdapter().output_schema(coarse_plan_signature("Decide whether the lines are abnormal."))
+    assert pin_plan_steps(plan_schema, steps) is plan_schema  # no steps list: unchanged
+
+
+def test_a_pinned_step_list_is_decoded_as_a_tuple_by_both_engines_schemas():
+    from logreasoner.lm.schema import cap_schema, longest_output, untuple_schema
+    from logreasoner.lm.schema_draft import next_literal
+    from logreasoner.programs.compact import pin_plan_steps
+
+    schema = cap_schema(pin_plan_steps(CompactAdapter().output_schema(step_signature("Decide whether the lines are abnormal.", AnomalyAnswer)),
+                                       ["Check: the lines", "Conclude: normal"]))
+    steps = schema["properties"]["steps"]
+    assert all(it["properties"]["finding"]["maxLength"] <= 300 for it in steps["items"])  # each item capped
+    assert longest_output(schema) > 2 * 300
+    # llama.cpp drafts: the first name, and after each step the next one, then the end of the list
+    assert next_literal("{", schema) == '"steps": [{"step": "Check: the lines"'
+    one = '{"steps": [{"step": "Check: the lines", "finding": "x", "evidence_lines": []}'
+    assert next_literal(one, schema) == ', {"step": "Conclude: normal"'
+    two = one + ', {"step": "Conclude: normal", "finding": "y", "evidence_lines": []}'
+    assert next_literal(two, schema) == "]"
+    # lm-format-enforcer reads one item schema: a union of the tuple's, the length kept
+    flat = untuple_schema(schema)["properties"]["steps"]
+    assert len(flat["items"]["anyOf"]) == 2 and flat["minItems"] == flat["maxItems"] == 2
