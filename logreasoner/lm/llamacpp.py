@@ -31,8 +31,8 @@ class LlamaCppEngine(LocalEngine):
     """A GGUF model run in process by llama.cpp. Loaded lazily on the first call; safe to share across threads."""
 
     # raised when the engine's decoding changes in a way no setting names (part of the answer cache's key):
-    # 2 = strings without raw control characters or control tokens
-    decoding_revision = 2
+    # 2 = strings without raw control characters or control tokens; 3 = schema drafts also after a closed value
+    decoding_revision = 3
 
     def __init__(
         self,
