@@ -15,18 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-__all__ = ["RepeatGuard", "repeated_ngram"]
-
-
-def repeated_ngram(tokens: list[int], n: int) -> bool:
-    """True when some run of ``n`` tokens occurs twice in ``tokens`` (what the guard prevents inside a string)."""
-    seen = set()
-    for i in range(len(tokens) - n + 1):
-        gram = tuple(tokens[i:i + n])
-        if gram in seen:
-            return True
-        seen.add(gram)
-    return False
+__all__ = ["RepeatGuard"]
 
 
 class RepeatGuard:

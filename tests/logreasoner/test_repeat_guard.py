@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logreasoner.lm.repeat_guard import RepeatGuard, repeated_ngram
+from logreasoner.lm.repeat_guard import RepeatGuard
 
 # a toy vocabulary: structure tokens, and words that may follow one another inside a string
 VOCAB = ['{"', 'text', 'items', '": "', '": ["', '", "', '"]}', '"}', ' such', ' ->', ' no', ',', ' yes', ' disk',
@@ -59,6 +59,12 @@ def test_strings_inside_objects_of_a_list_are_not_siblings():
 def test_the_size_must_make_sense():
     with pytest.raises(ValueError, match="at least 2"):
         RepeatGuard(lambda t: "", n=1)
+
+
+def repeated_ngram(tokens: list[int], n: int) -> bool:
+    """True when some run of ``n`` tokens occurs twice in ``tokens``."""
+    grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return len(grams) != len(set(grams))
 
 
 def _strings(pieces: list[str]) -> list[list[str]]:
