@@ -179,7 +179,11 @@ def test_dense_side_filters_by_task_and_hnsw_agrees_with_exact(tmp_path, monkeyp
     allowed = {f"t{i}" for i in range(400) if not tasks[i % 4] or "rca" in tasks[i % 4]}
     assert len(rca) == 10 and set(rca) <= allowed and "t4" not in rca
     monkeypatch.setattr(vectors_mod, "EXACT_BELOW", 0)  # HNSW from here on
-    assert nearest_templates(conn, index, q, task=None, limit=10)[:3] == exact[:3]
+    hnsw = nearest_templates(conn, index, q, task=None, limit=10)[:3]
+    # HNSW is approximate: the same top hit, and its next ones among exact search's five nearest (its graph is
+    # built by several threads; once in CI it missed the second nearest and returned t4, t283, t364)
+    assert hnsw[0] == exact[0] == "t4"
+    assert set(hnsw) <= set(exact[:5])
     store.close()
 
 
