@@ -149,6 +149,10 @@ class SFTDataConfig(_Strict):
     select_by: Literal["task", "dataset"] = Field("task", description=(
         "what the caps in select count: rows per task, or rows per dataset (label datasets then balanced over "
         "their answers before the DPP picks within each)"))
+    label_prior: float = Field(0.0, ge=0.0, le=1.0, exclude_if=lambda v: v == 0.0, description=(
+        "with select_by = 'dataset', how a label dataset's cap is spread over its answers: 0 evenly (every "
+        "answer the same share, as far as it has rows), 1 at the data's own prior (rare answers stay rare), "
+        "0.5 by square-root weights"))
     theta: float = Field(0.7, gt=0.0, lt=1.0, description="DPP relevance-vs-diversity trade-off")
     hinted_quality: float = Field(0.5, ge=0.0, le=1.0, description="DPP relevance of hinted traces (others 1.0)")
     max_tokens: int | None = Field(None, ge=64, description="drop conversations longer than this (never truncate)")
@@ -159,6 +163,26 @@ class SFTPhase(_Strict):
     data: list[Literal["thought", "stepwise", "direct", "cot"]]
     continue_from: str | None = Field("previous", description="'previous' phase's adapter, a path, or None")
     trl: dict[str, Any] = Field(default_factory=dict, description="overrides of [sft.trl] for this phase")
+    # unset, these two stay out of the phase's dump: the keys of runs made before they existed do not change
+    select: dict[str, dict[str, int]] | None = Field(None, exclude_if=lambda v: v is None, description=(
+        "this phase's own rows, drawn from the traces instead of the sft-data stage's: caps by kind (each kind "
+        "of data) and then by dataset or task (as sft_data.select_by); a dataset or task it does not name gets "
+        "no rows in this phase"))
+    label_prior: float | None = Field(None, ge=0.0, le=1.0, exclude_if=lambda v: v is None, description=(
+        "how this phase's own rows spread over a label dataset's answers (as sft_data.label_prior, whose value "
+        "it takes when unset)"))
+
+    @model_validator(mode="after")
+    def _own_rows(self) -> "SFTPhase":
+        if self.select is not None:
+            missing = [k for k in self.data if k not in self.select]
+            extra = [k for k in self.select if k not in self.data]
+            if missing or extra:
+                raise ValueError(f"SFT phase {self.name!r}: select must give caps for exactly its data kinds "
+                                 f"{self.data} (missing {missing}, not in data {extra})")
+        elif self.label_prior is not None:
+            raise ValueError(f"SFT phase {self.name!r}: label_prior needs the phase's own rows (a select table)")
+        return self
 
 
 class SFTConfigModel(_Strict):

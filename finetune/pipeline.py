@@ -186,8 +186,31 @@ class Pipeline:
             out.update(build_sft_datasets(traces, self.out_dir(st.name), program_cfg=self.cfg.program,
                                           select=d.select, theta=d.theta, hinted_quality=d.hinted_quality,
                                           tokenizer=tok, max_tokens=d.max_tokens, kinds=tuple(d.kinds),
-                                          select_by=d.select_by))
+                                          select_by=d.select_by, label_prior=d.label_prior))
         return self._stage(st, None, chash, force, run)
+
+    def _phase_rows(self, ph: Any, out: dict) -> Path:
+        """A phase with its own ``select``: its rows drawn from the traces (rendered like the sft-data stage's) into
+        ``sft-<phase>/data``; only the datasets (or tasks) it names are rendered. Returns the folder."""
+        from logreasoner.finetune.sft_data import build_sft_datasets
+        from logreasoner.finetune.student import load_student_tokenizer
+        from logreasoner.finetune.traces import load_traces
+
+        d = self.cfg.sft_data
+        named = {g for caps in ph.select.values() for g in caps}
+        traces = [t for t in load_traces(self.out_dir("traces") / "traces.jsonl")
+                  if ((t.dataset or t.task) if d.select_by == "dataset" else t.task) in named]
+        if not traces:
+            raise ConfigError(f"SFT phase {ph.name!r}: no trace belongs to {sorted(named)}",
+                              f"name datasets (or tasks) of this run's traces in its select (by {d.select_by})")
+        folder = self.out_dir(SFT.name, ph.name) / "data"
+        prior = d.label_prior if ph.label_prior is None else ph.label_prior
+        out["data"] = build_sft_datasets(traces, folder, program_cfg=self.cfg.program, select=ph.select,
+                                         theta=d.theta, hinted_quality=d.hinted_quality,
+                                         tokenizer=load_student_tokenizer(self.cfg.student),
+                                         max_tokens=d.max_tokens, kinds=tuple(ph.data), select_by=d.select_by,
+                                         label_prior=prior)
+        return folder
 
     def sft(self, phase: str | None = None, force: bool = False) -> dict:
         """Train one phase (by name) or every phase in order."""
@@ -215,7 +238,8 @@ class Pipeline:
                 if init is not None and not (init / "adapter_config.json").is_file():
                     raise ConfigError(f"SFT phase {ph.name!r} continues from {init}, which does not exist",
                                       "run the earlier phase first")
-                ds = load_sft_dataset(self.out_dir("sft-data"), list(ph.data))
+                data = self._phase_rows(ph, out) if ph.select is not None else self.out_dir("sft-data")
+                ds = load_sft_dataset(data, list(ph.data))
                 out.update(train_sft(ds, self.out_dir(SFT.name, ph.name), student=self.cfg.student,
                                      init_adapter=init, lora=self.cfg.sft.lora, trl=self.cfg.sft.trl,
                                      phase_trl=ph.trl, threads=self.cfg.threads, device=self.cfg.device,

@@ -72,16 +72,21 @@ def build_rows(traces: list[Trace], *, program_cfg: Any = None,
     return rows
 
 
-def _answer_quotas(sizes: dict[str, int], cap: int) -> dict[str, int]:
-    """``cap`` spread as evenly as the answers' sizes allow (a rare answer keeps all it has, the rest fill up)."""
+def _answer_quotas(sizes: dict[str, int], cap: int, prior: float = 0.0) -> dict[str, int]:
+    """``cap`` spread over the answers in proportion to ``size ** prior`` as far as their sizes allow (a rare
+    answer keeps all it has, the rest fill up): ``prior`` 0 spreads it evenly, 1 keeps the data's own label
+    prior, 0.5 is in between (square-root weights)."""
+    weight = {a: float(n) ** prior if n else 0.0 for a, n in sizes.items()}
     quota = {a: 0 for a in sizes}
     left = cap
     while left > 0:
         open_ = [a for a in sizes if quota[a] < sizes[a]]
         if not open_:
             break
-        share = max(1, left // len(open_))
+        total = sum(weight[a] for a in open_)
+        start = left
         for a in sorted(open_, key=lambda a: sizes[a]):
+            share = max(1, int(start * weight[a] / total))
             take = min(share, sizes[a] - quota[a], left)
             quota[a] += take
             left -= take
@@ -96,13 +101,15 @@ def _diverse(group: list[dict], cap: int | None, theta: float, hinted_quality: f
 
 
 def select_rows(rows: list[dict], k: int | dict[str, int] | None, *, theta: float = 0.7,
-                hinted_quality: float = 0.5, by: str = "task", max_answers: int = 16) -> list[dict]:
+                hinted_quality: float = 0.5, by: str = "task", max_answers: int = 16,
+                label_prior: float = 0.0) -> list[dict]:
     """A DPP-diverse subset of at most ``k`` rows per group (``by`` = ``task`` or ``dataset``; ``k`` may map group
     names to their own cap; all rows when ``k`` is None or a group has no cap).
 
     By dataset, a dataset whose gold answers are labels (at most ``max_answers`` distinct) is balanced over them
-    first (a rare answer keeps all its rows) and the DPP picks within each answer: near-duplicate lines of one
-    system (BGL alerts) would otherwise lose to the varied lines of another source."""
+    first (a rare answer keeps all its rows; ``label_prior`` 0 = evenly, 1 = at the data's own prior, see
+    :func:`_answer_quotas`) and the DPP picks within each answer: near-duplicate lines of one system (BGL alerts)
+    would otherwise lose to the varied lines of another source."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         groups[r.get(by) or r["task"]].append(r)
@@ -116,7 +123,7 @@ def select_rows(rows: list[dict], k: int | dict[str, int] | None, *, theta: floa
         if by != "dataset" or cap is None or cap >= len(group) or len(answers) > max_answers:
             out.extend(_diverse(group, cap, theta, hinted_quality))
             continue
-        quota = _answer_quotas({a: len(v) for a, v in answers.items()}, cap)
+        quota = _answer_quotas({a: len(v) for a, v in answers.items()}, cap, label_prior)
         for a in sorted(answers):
             out.extend(_diverse(answers[a], quota[a], theta, hinted_quality))
     return out
@@ -130,7 +137,8 @@ def _token_length(tokenizer: Any, messages: list[dict]) -> int:
 def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any = None,
                        select: int | dict[str, Any] | None = None, theta: float = 0.7, hinted_quality: float = 0.5,
                        tokenizer: Any = None, max_tokens: int | None = None,
-                       kinds: tuple[str, ...] = ("thought", "stepwise"), select_by: str = "task") -> dict[str, dict]:
+                       kinds: tuple[str, ...] = ("thought", "stepwise"), select_by: str = "task",
+                       label_prior: float = 0.0) -> dict[str, dict]:
     """Build, select and save ``out_dir/<kind>`` (``datasets.save_to_disk``) plus a JSONL copy to read.
 
     Conversations longer than ``max_tokens`` (by ``tokenizer``) are dropped, never truncated: a truncated prompt
@@ -142,7 +150,8 @@ def build_sft_datasets(traces: list[Trace], out_dir: Path, *, program_cfg: Any =
     summary: dict[str, dict] = {}
     for kind in kinds:
         cap = select.get(kind, select.get("default")) if isinstance(select, dict) else select
-        chosen = select_rows(rows[kind], cap, theta=theta, hinted_quality=hinted_quality, by=select_by)
+        chosen = select_rows(rows[kind], cap, theta=theta, hinted_quality=hinted_quality, by=select_by,
+                             label_prior=label_prior)
         dropped = 0
         lengths = []
         if tokenizer is not None:

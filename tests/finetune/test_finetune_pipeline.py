@@ -183,3 +183,42 @@ def test_final_adapter_skips_a_dpo_adapter_older_than_the_last_sft(run, tmp_path
     stale = Pipeline(cfg, train_examples=p._train, test_examples=p._test, progress=False)
     assert not stale.dpo_is_current()
     assert stale.final_adapter() == (tmp_path / "sft-stepwise" / "adapter", "sft-stepwise")
+
+
+def test_a_phase_with_its_own_rows_trains_on_the_datasets_it_names(run):
+    """A third phase drawing its own rows (anomaly only, at the data's label prior) continues the stepwise adapter
+    and leaves the phases before it as they were."""
+    from datasets import load_from_disk
+
+    from logreasoner.finetune.config import SFTPhase
+
+    p, _ = run
+    state_file = p.run_dir / "state.json"
+    before = {k: v["finished"] for k, v in json.loads(state_file.read_text())["stages"].items()
+              if k.startswith("sft:")}
+    phases = [*p.cfg.sft.phases, SFTPhase(name="labels", data=["direct", "thought"], label_prior=1.0,
+                                          select={"direct": {"anomaly": 2}, "thought": {"anomaly": 1}})]
+    cfg = p.cfg.model_copy(update={"sft": p.cfg.sft.model_copy(update={"phases": phases})})
+    p2 = Pipeline(cfg, train_examples=p._train, test_examples=p._test, progress=False)
+    out = p2.sft("labels")["labels"]
+    assert out["data"]["direct"]["per_task"] == {"anomaly": 2} and out["data"]["thought"]["rows"] == 1
+    rows = load_from_disk(str(p.run_dir / "sft-labels" / "data" / "direct"))
+    assert set(rows["task"]) == {"anomaly"}
+    assert (p.run_dir / "sft-labels" / "adapter" / "adapter_config.json").is_file()
+    stages = json.loads(state_file.read_text())["stages"]
+    assert {k: stages[k]["finished"] for k in before} == before and stages["sft:labels"]["status"] == "done"
+    assert p2.last_sft_adapter() == p.run_dir / "sft-labels" / "adapter"
+
+
+@pytest.mark.parametrize("phase, problem", [
+    ({"name": "x", "data": ["direct"], "select": {"thought": {"a": 1}}}, "exactly its data kinds"),
+    ({"name": "x", "data": ["direct"], "label_prior": 1.0}, "needs the phase's own rows"),
+    ({"name": "x", "data": ["direct"], "select": {"direct": {"a": 1}}, "label_prior": 2.0}, "less than or equal"),
+])
+def test_a_phase_with_own_rows_is_checked_on_creation(phase, problem):
+    from pydantic import ValidationError
+
+    from logreasoner.finetune.config import SFTPhase
+
+    with pytest.raises(ValidationError, match=problem):
+        SFTPhase.model_validate(phase)

@@ -283,3 +283,29 @@ def test_self_correction_whose_steps_contradict_the_gold_gives_way_to_the_expert
                                 ["normal", "abnormal"])
     rejected = json.loads(pairs[0]["rejected"][0]["content"])
     assert rejected["answer"]["verdict"] == "abnormal"
+
+
+def test_label_prior_spreads_a_dataset_cap_from_even_to_the_data_prior():
+    from logreasoner.finetune.sft_data import _answer_quotas, select_rows
+
+    sizes = {"abnormal": 92, "normal": 608}
+    assert _answer_quotas(sizes, 300) == {"abnormal": 92, "normal": 208}  # even, the rare answer keeps all
+    assert _answer_quotas(sizes, 300, 1.0) == {"abnormal": 40, "normal": 260}  # the data's own 13%
+    half = _answer_quotas(sizes, 300, 0.5)
+    assert 40 < half["abnormal"] < 92 and sum(half.values()) == 300
+    assert _answer_quotas({"x": 3, "y": 500}, 50, 1.0) == {"x": 1, "y": 49}  # a rare answer is never dropped
+    rows = [{"task": "anomaly", "dataset": "d", "gold": g, "hinted": False, "text": f"{g} line {i} {i * 7}"}
+            for g, n in (("abnormal", 10), ("normal", 30)) for i in range(n)]
+    picked = select_rows(rows, {"d": 20}, by="dataset", label_prior=1.0)
+    assert sum(r["gold"] == "abnormal" for r in picked) == 5 and len(picked) == 20
+
+
+def test_settings_added_later_leave_older_runs_keys_unchanged():
+    """label_prior (sft_data, phases) and a phase's own select stay out of the hashed dump while unset: a run made
+    before they existed resumes instead of training again."""
+    from logreasoner.finetune.config import SFTDataConfig, SFTPhase
+
+    assert "label_prior" not in SFTDataConfig().model_dump(mode="json")
+    assert SFTDataConfig(label_prior=0.5).model_dump(mode="json")["label_prior"] == 0.5
+    dumped = SFTPhase(name="p", data=["thought"]).model_dump(mode="json")
+    assert "select" not in dumped and "label_prior" not in dumped
