@@ -197,15 +197,17 @@ class Pipeline:
         from logreasoner.finetune.traces import load_traces
 
         d = self.cfg.sft_data
+        group = (lambda t: t.dataset or t.task) if d.select_by == "dataset" else (lambda t: t.task)
         named = {g for caps in ph.select.values() for g in caps}
-        traces = [t for t in load_traces(self.out_dir("traces") / "traces.jsonl")
-                  if ((t.dataset or t.task) if d.select_by == "dataset" else t.task) in named]
+        traces = [t for t in load_traces(self.out_dir("traces") / "traces.jsonl") if group(t) in named]
         if not traces:
             raise ConfigError(f"SFT phase {ph.name!r}: no trace belongs to {sorted(named)}",
                               f"name datasets (or tasks) of this run's traces in its select (by {d.select_by})")
+        # a group one kind does not name gets none of that kind's rows (uncapped would mean all of them)
+        select = {kind: {g: caps.get(g, 0) for g in named} for kind, caps in ph.select.items()}
         folder = self.out_dir(SFT.name, ph.name) / "data"
         prior = d.label_prior if ph.label_prior is None else ph.label_prior
-        out["data"] = build_sft_datasets(traces, folder, program_cfg=self.cfg.program, select=ph.select,
+        out["data"] = build_sft_datasets(traces, folder, program_cfg=self.cfg.program, select=select,
                                          theta=d.theta, hinted_quality=d.hinted_quality,
                                          tokenizer=load_student_tokenizer(self.cfg.student),
                                          max_tokens=d.max_tokens, kinds=tuple(ph.data), select_by=d.select_by,

@@ -117,6 +117,8 @@ def select_rows(rows: list[dict], k: int | dict[str, int] | None, *, theta: floa
     for name in sorted(groups):
         group = groups[name]
         cap = k.get(name) if isinstance(k, dict) else k
+        if cap == 0:
+            continue
         answers: dict[str, list[dict]] = defaultdict(list)
         for r in group:
             answers[r.get("gold", "")].append(r)

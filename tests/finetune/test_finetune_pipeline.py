@@ -197,13 +197,15 @@ def test_a_phase_with_its_own_rows_trains_on_the_datasets_it_names(run):
     before = {k: v["finished"] for k, v in json.loads(state_file.read_text())["stages"].items()
               if k.startswith("sft:")}
     phases = [*p.cfg.sft.phases, SFTPhase(name="labels", data=["direct", "thought"], label_prior=1.0,
-                                          select={"direct": {"anomaly": 2}, "thought": {"anomaly": 1}})]
+                                          select={"direct": {"anomaly": 2, "diagnosis": 1}, "thought": {"anomaly": 1}})]
     cfg = p.cfg.model_copy(update={"sft": p.cfg.sft.model_copy(update={"phases": phases})})
     p2 = Pipeline(cfg, train_examples=p._train, test_examples=p._test, progress=False)
     out = p2.sft("labels")["labels"]
-    assert out["data"]["direct"]["per_task"] == {"anomaly": 2} and out["data"]["thought"]["rows"] == 1
+    # a task one kind does not name (diagnosis, for thought) gets none of its rows
+    assert out["data"]["direct"]["per_task"] == {"anomaly": 2, "diagnosis": 1}
+    assert out["data"]["thought"]["per_task"] == {"anomaly": 1}
     rows = load_from_disk(str(p.run_dir / "sft-labels" / "data" / "direct"))
-    assert set(rows["task"]) == {"anomaly"}
+    assert set(rows["task"]) == {"anomaly", "diagnosis"}
     assert (p.run_dir / "sft-labels" / "adapter" / "adapter_config.json").is_file()
     stages = json.loads(state_file.read_text())["stages"]
     assert {k: stages[k]["finished"] for k in before} == before and stages["sft:labels"]["status"] == "done"
