@@ -179,13 +179,14 @@ def test_a_config_that_is_not_utf8_is_a_clear_error(tmp_path):
         load_config(p)
 
 
-@pytest.mark.parametrize("name,prompt", [("student.toml", "compact"), ("student-next.toml", "compact-prefix")])
-def test_the_recipes_load(name, prompt):
+@pytest.mark.parametrize("name,prompt,prior", [("student.toml", "compact", 0.0), ("student-next.toml", "compact", 1.0)])
+def test_the_recipes_load(name, prompt, prior):
     from logreasoner.finetune.config import load_config
 
     recipe = Path(__file__).resolve().parents[2] / "finetune" / "recipes" / name
     cfg = load_config(recipe)
     assert cfg.program.prompt == prompt and cfg.sft_data.kinds == ["thought", "stepwise", "direct", "cot"]
+    assert cfg.sft_data.label_prior == prior
     assert sum(sum(v.values()) for v in cfg.sft_data.select.values()) >= 3000
     # 100 DPO pairs, 20 per task, keep the CPU recipe inside 2.5 h (200 would take ~2.7 h: benchmarks/STUDENT.md)
     assert cfg.mine.max_pairs >= 5 * cfg.mine.max_pairs_per_task >= 100 and cfg.student == "local-base"
