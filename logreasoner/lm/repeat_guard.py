@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from logreasoner.lm.json_cursor import CLOSE, CONTENT, OPEN, JsonCursor
+
 __all__ = ["RepeatGuard"]
 
 
@@ -30,10 +32,7 @@ class RepeatGuard:
         self.n = n
         self._piece = piece
         self._pieces: dict[int, str] = {}
-        self._stack: list[str] = []  # '{' or '['
-        self._items: list[dict] = []  # per open container: (n+2)-gram -> followers of its earlier string items
-        self._last = ""  # the last structural event: { [ , : open key value scalar
-        self._in_string = self._escaped = self._is_key = False
+        self._json = JsonCursor()  # its frames keep the (n+2)-grams of their earlier string items ("grams")
         self._cur: list[int] = []  # the tokens of the open string value (the one that opened it, when it holds text)
         self._next: dict[tuple[int, ...], set[int]] = {}  # (n-1)-gram of the open string -> tokens that followed it
         self.bans = 0  # how often a ban changed the model's pick (counted by the sampler)
@@ -44,69 +43,35 @@ class RepeatGuard:
             text = self._pieces[token] = self._piece(token)
         return text
 
-    def _closes(self, token: int) -> bool:
-        """Would ``token`` end the open string (an unescaped quote in it)?"""
-        escaped = self._escaped
-        for ch in self._text(token):
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                return True
-        return False
-
     def banned(self) -> list[int]:
         """Tokens that would repeat a run of ``n`` tokens of the string value being written (none outside one)."""
-        if not self._in_string or self._is_key or len(self._cur) < self.n - 1:
+        js = self._json
+        if not js.in_value_string or len(self._cur) < self.n - 1:
             return []
         followers = set(self._next.get(tuple(self._cur[-(self.n - 1):]), ()))
         m = self.n + 2
-        if self._stack and self._stack[-1] == "[" and len(self._cur) >= m - 1:
-            followers |= self._items[-1].get(tuple(self._cur[-(m - 1):]), set())
-        return [t for t in followers if not self._closes(t)]
+        if js.in_array and len(self._cur) >= m - 1:
+            followers |= js.stack[-1].get("grams", {}).get(tuple(self._cur[-(m - 1):]), set())
+        return [t for t in followers if not js.closes_string(self._text(t))]
 
     def accept(self, token: int) -> None:
         """Feed one written token."""
-        was_open = self._in_string and not self._is_key
+        js = self._json
+        was_open = js.in_value_string
         opened = False
         content = False  # did this token put text into a string value it leaves open?
         for ch in self._text(token):
-            if self._in_string:
-                if self._escaped:
-                    self._escaped = False
-                elif ch == "\\":
-                    self._escaped = True
-                elif ch == '"':
-                    self._in_string = False
-                    self._last = "key" if self._is_key else "value"
-                    if not self._is_key and self._stack and self._stack[-1] == "[":
-                        self._remember_item(self._cur + ([token] if content else []))
-                    content = False
-                    continue
+            event = js.feed(ch)
+            if event == CONTENT:
                 content = True
-                continue
-            if ch in " \t\r\n":
-                continue
-            if ch in "{[":
-                self._stack.append(ch)
-                self._items.append({})
-                self._last = ch
-            elif ch in "}]":
-                if self._stack:
-                    self._stack.pop()
-                    self._items.pop()
-                self._last = "value"
-            elif ch in ",:":
-                self._last = ch
-            elif ch == '"':
-                self._is_key = bool(self._stack) and self._stack[-1] == "{" and self._last in ("{", ",")
-                self._in_string, self._escaped, self._last = True, False, "open"
+            elif event == OPEN:
                 opened, content = True, False
                 self._cur, self._next = [], {}
-            else:
-                self._last = "scalar"
-        if not (self._in_string and not self._is_key):
+            elif event == CLOSE:
+                if js.last == "value" and js.in_array:
+                    self._remember_item(self._cur + ([token] if content else []))
+                content = False
+        if not js.in_value_string:
             self._cur, self._next = [], {}
             return
         if opened:  # a new string value: only this token's text after the quote belongs to it
@@ -124,6 +89,6 @@ class RepeatGuard:
     def _remember_item(self, tokens: list[int]) -> None:
         """Keep the (n+2)-grams of a finished string item of the open list."""
         m = self.n + 2
-        table = self._items[-1]
+        table = self._json.stack[-1].setdefault("grams", {})
         for i in range(len(tokens) - m + 1):
             table.setdefault(tuple(tokens[i:i + m - 1]), set()).add(tokens[i + m - 1])

@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["next_literal", "SchemaDraft"]
+from logreasoner.lm.json_cursor import JsonCursor, item_schema
+
+__all__ = ["next_literal", "literal_at", "SchemaDraft"]
 
 _MAX_DRAFT = 16  # tokens per draft; a longer literal is drafted again after these are accepted
 
@@ -51,21 +53,13 @@ def _opener(node: Any, depth: int = 0) -> str:
     if kind == "array":  # an empty list is allowed unless minItems says otherwise
         if int(node.get("minItems", 0)) < 1:
             return ""
-        return "[" + _opener(_item(node, 0), depth + 1)
+        return "[" + _opener(item_schema(node, 0), depth + 1)
     if kind == "object" or "properties" in node:
         keys = _keys(node)
         if not keys or keys[0] not in set(node.get("required") or ()):
             return "{"
         return "{" + _key_part(node, keys[0], depth + 1)
     return ""
-
-
-def _item(node: dict, i: int) -> Any:
-    """The schema of item ``i`` of an array: ``items``, or its ``i``-th entry when ``items`` is a tuple."""
-    items = node.get("items")
-    if isinstance(items, list):
-        return items[i] if i < len(items) else None
-    return items
 
 
 def _key_part(node: dict, key: str, depth: int = 0) -> str:
@@ -91,74 +85,32 @@ def next_literal(text: str, schema: dict) -> str:
     Separators follow Python's ``json.dumps`` (``", "`` and ``": "``), which is how models write JSON; a model that
     writes other whitespace simply rejects the draft.
     """
-    stack: list[dict] = []
-    expect: Any = schema  # the schema of the value that comes next
-    in_string = escaped = is_key = False
-    chars: list[str] = []
-    last = ""  # the last structural event: { [ , : key (a key closed) value open scalar
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-                if is_key:
-                    stack[-1]["key"] = "".join(chars)
-                    last = "key"
-                else:
-                    last = "value"
-            else:
-                chars.append(ch)
-            continue
-        if ch in " \t\r\n":
-            continue
-        if ch == "{":
-            stack.append({"array": False, "node": expect if isinstance(expect, dict) else {}, "key": None})
-            last = "{"
-        elif ch == "[":
-            node = expect if isinstance(expect, dict) else {}
-            stack.append({"array": True, "node": node, "i": 0})
-            expect, last = _item(node, 0), "["
-        elif ch in "}]":
-            if stack:
-                stack.pop()
-            last = "value"
-        elif ch == ",":
-            last = ","
-            if stack and stack[-1]["array"]:
-                stack[-1]["i"] += 1
-                expect = _item(stack[-1]["node"], stack[-1]["i"])
-        elif ch == ":":
-            last = ":"
-            if stack and not stack[-1]["array"]:
-                expect = (stack[-1]["node"].get("properties") or {}).get(stack[-1]["key"])
-        elif ch == '"':
-            is_key = bool(stack) and not stack[-1]["array"] and last in ("{", ",")
-            in_string, chars, last = True, [], "open"
-        else:
-            last = "scalar"
+    return literal_at(JsonCursor(schema).feed_text(text))
+
+
+def literal_at(cur: JsonCursor) -> str:
+    """:func:`next_literal` of the JSON a cursor (made with the schema) has read."""
+    stack, last, in_string, is_key, expect = cur.stack, cur.last, cur.in_string, cur.is_key, cur.expect
     if not stack:
         return ""
-    space = "" if text[-1:].isspace() else " "  # the separator's space, unless the model already wrote it
+    space = "" if cur.after_space else " "  # the separator's space, unless the model already wrote it
     top = stack[-1]
     node = top["node"]
     if top["array"]:
-        items = _item(node, top["i"])
+        items = item_schema(node, top["i"])
         if last == "[":
             return _opener(items)
         if last == ",":
             opener = _opener(items)
             return space + opener if opener else ""
         if last == "value" and isinstance(node.get("items"), list):  # a tuple: what follows an item is known
-            nxt = _item(node, top["i"] + 1)
+            nxt = item_schema(node, top["i"] + 1)
             return "]" if nxt is None else ", " + _opener(nxt)
         return ""
     if in_string:
         if not is_key:
             return ""
-        typed = "".join(chars)
+        typed = "".join(cur.key_chars)
         nxt = _next_key(node, top.get("key"))
         if nxt is None or not nxt.startswith(typed):
             return ""
@@ -191,19 +143,46 @@ class SchemaDraft:
 
     def __init__(self, llm: Any) -> None:
         self.llm = llm
-        self.schema: dict | None = None
-        self.start = 0
+        self._schema: dict | None = None
+        self._start = 0
         self.proposed = 0
         self.passes = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cursor = JsonCursor(self._schema)
+        self._seen = ""  # the answer text the cursor has read
+
+    @property
+    def schema(self) -> dict | None:
+        return self._schema
+
+    @schema.setter
+    def schema(self, value: dict | None) -> None:
+        self._schema = value
+        self._reset()
+
+    @property
+    def start(self) -> int:
+        return self._start
+
+    @start.setter
+    def start(self, value: int) -> None:  # set before each request: a new answer begins
+        self._start = value
+        self._reset()
 
     def __call__(self, input_ids: Any, /, **_: Any) -> Any:
         import numpy as np
 
-        if self.schema is None:
+        if self._schema is None:
             return np.array([], dtype=np.intc)
-        # the whole answer is read again at every token: 0.09 ms at 1,100 characters against ~15 ms a forward pass
-        text = self.llm.detokenize(list(input_ids[self.start:])).decode("utf-8", errors="ignore")
-        literal = next_literal(text, self.schema)
+        # the answer only grows between calls of one request: the cursor reads what is new
+        text = self.llm.detokenize(list(input_ids[self._start:])).decode("utf-8", errors="ignore")
+        if not text.startswith(self._seen):
+            self._reset()
+        self._cursor.feed_text(text[len(self._seen):])
+        self._seen = text
+        literal = literal_at(self._cursor)
         if not literal:
             return np.array([], dtype=np.intc)
         tokens = self.llm.tokenize(literal.encode("utf-8"), add_bos=False, special=False)[:_MAX_DRAFT]

@@ -32,7 +32,7 @@ def test_a_loop_inside_a_string_is_banned_but_the_closing_quote_never_is():
     g = feed(guard(), '{"', 'text', '": "', ' such', ' ->', ' no', '."', '", "')
     assert g.banned() == []  # a new value starts with nothing to repeat
     g = feed(guard(), '{"', 'text', '": "', ' such', ' ->', ' no', '."')
-    assert not g._in_string
+    assert not g._json.in_string
 
 
 def test_keys_and_the_json_around_strings_are_never_guarded():
