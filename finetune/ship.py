@@ -19,7 +19,7 @@ from typing import Any
 
 from logreasoner.errors import ConfigError
 
-__all__ = ["ship_student", "training_sources", "MAX_ADAPTER_MB"]
+__all__ = ["ship_student", "training_sources", "held_back_scores", "MAX_ADAPTER_MB"]
 
 MAX_ADAPTER_MB = 20.0
 
@@ -59,6 +59,41 @@ def _relative(value: Any, run_dir: Path) -> Any:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def held_back_scores(path: str | Path, model: str | None = None) -> dict[str, Any]:
+    """The card's held-back scores from ``path``: a JSON of scores by dataset and program as the card keeps them,
+    or an eval run's ``results.json`` (``logreasoner eval run ... --split test``), whose cells of the student's
+    model become the table (``model`` picks one when the run scored several; baselines are left out)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read held-back scores from {path}: {e}",
+                          "pass a scores JSON or an eval run's results.json") from None
+    if not isinstance(data, dict) or "cells" not in data:
+        return data
+    cells = [c for c in data["cells"] if c.get("model") not in (None, "-")]
+    models = sorted({c["model"] for c in cells})
+    if model is not None:
+        cells = [c for c in cells if c["model"] == model]
+    elif len(models) > 1:
+        raise ConfigError(f"{path} holds the cells of several models ({', '.join(models)})",
+                          "name the shipped student's with --scores-model")
+    if not cells:
+        raise ConfigError(f"{path} holds no cell of a model{f' named {model!r}' if model else ''}",
+                          "pass the results.json of an eval run of the student")
+    splits = sorted({c.get("split") for c in cells} - {"test"}, key=str)
+    if splits:
+        raise ConfigError(f"{path} holds cells of the {', '.join(map(str, splits))} split, not held-back test scores",
+                          "run the eval with --split test")
+    out: dict[str, Any] = {}
+    for c in cells:
+        out.setdefault(c["dataset"], {})[c["program"]] = {
+            c["primary_metric"]: round(float(c["score"]), 4), "n": c["n"],
+            "format_failure_rate": round(float(c.get("format_failure_rate") or 0.0), 4),
+            "degenerate_rate": round(float(c.get("degenerate_rate") or 0.0), 4)}
+    return out
 
 
 def ship_student(run_dir: str | Path, dest: str | Path, *, recipe: str | Path | None = None,

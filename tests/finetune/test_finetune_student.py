@@ -149,6 +149,32 @@ def test_ship_writes_the_adapter_and_its_card(tmp_path):
     assert len(card["recipe_sha256"]) == 64
 
 
+def _cell(dataset, program, model, score, split="test"):
+    return {"dataset": dataset, "program": program, "model": model, "split": split, "n": 100, "primary_metric": "f1",
+            "score": score, "format_failure_rate": 0.0, "degenerate_rate": 0.07}
+
+
+def test_held_back_scores_come_from_an_eval_runs_results(tmp_path):
+    from logreasoner.finetune.ship import held_back_scores
+
+    res = tmp_path / "results.json"
+    res.write_text(json.dumps({"cells": [_cell("bgl_anomaly", "direct", "local", 0.12244),
+                                         _cell("bgl_anomaly", "level", "-", 0.41)]}))
+    assert held_back_scores(res) == {"bgl_anomaly": {"direct": {"f1": 0.1224, "n": 100, "format_failure_rate": 0.0,
+                                                                "degenerate_rate": 0.07}}}  # baselines left out
+    plain = tmp_path / "scores.json"
+    plain.write_text(json.dumps({"bgl_anomaly": {"direct": {"f1": 0.5}}}))
+    assert held_back_scores(plain) == {"bgl_anomaly": {"direct": {"f1": 0.5}}}
+    res.write_text(json.dumps({"cells": [_cell("bgl_anomaly", "direct", "local", 0.1),
+                                         _cell("bgl_anomaly", "direct", "runs/x", 0.3)]}))
+    with pytest.raises(ConfigError, match="several models"):
+        held_back_scores(res)
+    assert held_back_scores(res, "runs/x")["bgl_anomaly"]["direct"]["f1"] == 0.3
+    res.write_text(json.dumps({"cells": [_cell("bgl_anomaly", "direct", "local", 0.1, split="dev")]}))
+    with pytest.raises(ConfigError, match="not held-back"):
+        held_back_scores(res)
+
+
 def test_ship_refuses_a_student_trained_on_unshippable_data(tmp_path):
     from logreasoner.finetune.ship import ship_student
 
