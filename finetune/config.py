@@ -147,8 +147,8 @@ class SFTDataConfig(_Strict):
         "DPP-selected rows per task and kind: one number, or a table by kind ('default' for the rest) whose "
         "values are a number or a table by task — or by dataset with select_by = 'dataset' (None: keep all)"))
     select_by: Literal["task", "dataset"] = Field("task", description=(
-        "what the caps in select count: rows per task, or rows per dataset (label datasets then balanced over "
-        "their answers before the DPP picks within each)"))
+        "what the caps in select count: rows per task, or rows per dataset (a label dataset's cap then spread "
+        "over its answers, see label_prior, before the DPP picks within each)"))
     label_prior: float = Field(0.0, ge=0.0, le=1.0, exclude_if=lambda v: v == 0.0, description=(
         "with select_by = 'dataset', how a label dataset's cap is spread over its answers: 0 evenly (every "
         "answer the same share, as far as it has rows), 1 at the data's own prior (rare answers stay rare), "
