@@ -79,10 +79,11 @@ class Margins:
 
 
 def f1(margins, gold, threshold: float) -> float:
-    tp = sum(1 for m, g in zip(margins, gold) if m > threshold and g)
-    fp = sum(1 for m, g in zip(margins, gold) if m > threshold and not g)
-    fn = sum(1 for m, g in zip(margins, gold) if m <= threshold and g)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    """F1 of answering ``abnormal`` above ``threshold`` (the evals' own binary F1)."""
+    from logreasoner.evals.metrics import binary_prf
+
+    return binary_prf(["abnormal" if g else "normal" for g in gold],
+                      ["abnormal" if m > threshold else "normal" for m in margins])["f1"]
 
 
 def auroc(margins, gold) -> float:
