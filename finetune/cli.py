@@ -110,16 +110,17 @@ for _st in pipeline_stages():
 def ship(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR,
          to: Path = typer.Option(..., "--to", help="folder for adapter.gguf + card.json (logreasoner/data/student "
                                                    "makes it the embedded `local`)"),
-         scores: Optional[Path] = typer.Option(None, "--scores", help=(
-             "held-back scores for the card: a JSON by dataset and program, or an eval run's results.json")),
+         scores: Optional[list[Path]] = typer.Option(None, "--scores", help=(
+             "held-back scores for the card: a JSON by dataset and program, or an eval run's results.json; "
+             "repeat it to join several runs (a dataset and program may be scored in one of them only)")),
          scores_model: Optional[str] = typer.Option(None, "--scores-model", help=(
              "the student's model name in that results.json, when the run scored several models")),
          as_json: bool = _JSON) -> None:
     """Ship the run's final adapter with a provenance card (sources, licences, recipe hash, held-back scores)."""
-    from logreasoner.finetune.ship import held_back_scores, ship_student
+    from logreasoner.finetune.ship import held_back_scores, merge_held_back, ship_student
 
     p = _pipeline(config, run_dir)
-    held = held_back_scores(scores, scores_model) if scores else None
+    held = merge_held_back([(str(s), held_back_scores(s, scores_model)) for s in scores]) if scores else None
     card = ship_student(p.run_dir, to, recipe=config, held_back=held)
     if as_json:
         typer.echo(json.dumps(card, indent=1, default=str))

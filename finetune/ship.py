@@ -19,7 +19,7 @@ from typing import Any
 
 from logreasoner.errors import ConfigError
 
-__all__ = ["ship_student", "training_sources", "held_back_scores", "MAX_ADAPTER_MB"]
+__all__ = ["ship_student", "training_sources", "held_back_scores", "merge_held_back", "MAX_ADAPTER_MB"]
 
 MAX_ADAPTER_MB = 20.0
 
@@ -93,6 +93,22 @@ def held_back_scores(path: str | Path, model: str | None = None) -> dict[str, An
             c["primary_metric"]: round(float(c["score"]), 4), "n": c["n"],
             "format_failure_rate": round(float(c.get("format_failure_rate") or 0.0), 4),
             "degenerate_rate": round(float(c.get("degenerate_rate") or 0.0), 4)}
+    return out
+
+
+def merge_held_back(tables: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """One held-back table from several (``(source, table)`` pairs, e.g. an n = 100 run and a suite of the free-text
+    datasets). A dataset and program scored in two of them is an error: the card would keep one without saying."""
+    out: dict[str, Any] = {}
+    seen: dict[tuple[str, str], str] = {}
+    for source, table in tables:
+        for dataset, programs in table.items():
+            for program, figures in programs.items():
+                if (dataset, program) in seen:
+                    raise ConfigError(f"{dataset} / {program} is scored in both {seen[dataset, program]} and {source}",
+                                      "pass each dataset's scores once (drop it from one run, or pass one file)")
+                seen[dataset, program] = source
+                out.setdefault(dataset, {})[program] = figures
     return out
 
 
