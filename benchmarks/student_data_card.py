@@ -1,6 +1,6 @@
 """The data card of the student's training set: rows per source, task and kind, licences, splits.
 
-    python benchmarks/student_data_card.py --run-dir runs/student > benchmarks/STUDENT_DATA.md
+    python benchmarks/student_data_card.py --run-dir runs/student-prior > benchmarks/STUDENT_DATA.md
 
 Reads the run's SFT rows (``<run>/data/*.jsonl``, written by the recipe's ``sft-data`` stage) and mining pairs,
 and each dataset's split sizes from ``logreasoner.evals`` (train: used for traces and mining; dev: the LoRA sweep;
@@ -14,14 +14,29 @@ import json
 from pathlib import Path
 
 
-def card(run_dir: Path) -> str:
+def answers(run_dir: Path, kind: str = "stepwise") -> dict[str, dict[str, int]]:
+    """Rows per gold answer of each label dataset (anomaly and diagnosis tasks) in one SFT kind's rows."""
+    out: dict[str, dict[str, int]] = {}
+    f = run_dir / "data" / f"{kind}.jsonl"
+    if not f.is_file():
+        return out
+    with f.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("task") in ("anomaly", "diagnosis") and isinstance(row.get("gold"), str):
+                per = out.setdefault(row.get("dataset") or "(unnamed)", {})
+                per[row["gold"]] = per.get(row["gold"], 0) + 1
+    return out
+
+
+def card(run_dir: Path, recipe: str = "finetune/recipes/student.toml") -> str:
     from logreasoner.evals import get_dataset, load_dataset
     from logreasoner.finetune.ship import training_sources
 
     sources = training_sources(run_dir)
     kinds = sorted({k for s in sources for k in s["rows_by_kind"]})
     lines = ["# Student training data (data card)", "",
-             f"Run folder `{run_dir.name}`, built by `finetune/recipes/student.toml` (stage `sft-data`). Every row is "
+             f"Run folder `{run_dir.name}`, built by `{recipe}` (stage `sft-data`). Every row is "
              "a conversation in the compact prompt format the student is asked with at run time; the assistant "
              "turn was written by a programmatic expert (flowchart path answered from the label; reference answer "
              "for free-text tasks). Only bundleable data: Loghub-2k (research licence, notice kept), LogLM "
@@ -46,6 +61,14 @@ def card(run_dir: Path) -> str:
     for s in sources:
         by_task[s["task"]] = by_task.get(s["task"], 0) + s["rows"]
     lines += ["", "Rows per task: " + ", ".join(f"{t} {n}" for t, n in sorted(by_task.items())) + "."]
+    label = answers(run_dir)
+    if label:
+        lines += ["", "Answers of the label datasets' stepwise rows (the recipe's `sft_data.label_prior`: 0 spreads "
+                  "a dataset's cap evenly over its answers, 1 keeps the data's own prior; a rare answer is never "
+                  "dropped):", "", "| dataset | rows per answer |", "|---|---|"]
+        for name, per in sorted(label.items()):
+            cells = ", ".join(f"{a} {n}" for a, n in sorted(per.items(), key=lambda kv: (-kv[1], kv[0])))
+            lines.append(f"| {name} | {cells} |")
     pairs = run_dir / "mine" / "pairs.jsonl"
     if pairs.is_file():
         rows = [json.loads(x) for x in pairs.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -65,9 +88,10 @@ def card(run_dir: Path) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run-dir", default="runs/student")
+    ap.add_argument("--run-dir", default="runs/student-prior")
+    ap.add_argument("--recipe", default="finetune/recipes/student.toml", help="the recipe named in the card")
     args = ap.parse_args()
-    print(card(Path(args.run_dir).resolve()), end="")
+    print(card(Path(args.run_dir).resolve(), args.recipe), end="")
     return 0
 
 

@@ -175,6 +175,18 @@ def test_held_back_scores_come_from_an_eval_runs_results(tmp_path):
         held_back_scores(res)
 
 
+def test_held_back_tables_of_several_runs_join_and_a_cell_scored_twice_is_refused():
+    from logreasoner.finetune.ship import merge_held_back
+
+    a = {"bgl_anomaly": {"direct": {"f1": 0.1}, "coarse_to_fine": {"f1": 0.5}}}
+    b = {"loglm_rca": {"direct": {"rouge_l": 0.25}}, "bgl_anomaly": {"cot": {"f1": 0.2}}}
+    assert merge_held_back([("a", a), ("b", b)]) == {
+        "bgl_anomaly": {"direct": {"f1": 0.1}, "coarse_to_fine": {"f1": 0.5}, "cot": {"f1": 0.2}},
+        "loglm_rca": {"direct": {"rouge_l": 0.25}}}
+    with pytest.raises(ConfigError, match="bgl_anomaly / direct is scored in both a and c"):
+        merge_held_back([("a", a), ("c", {"bgl_anomaly": {"direct": {"f1": 0.3}}})])
+
+
 def test_ship_refuses_a_student_trained_on_unshippable_data(tmp_path):
     from logreasoner.finetune.ship import ship_student
 
@@ -205,7 +217,7 @@ def test_a_config_that_is_not_utf8_is_a_clear_error(tmp_path):
         load_config(p)
 
 
-@pytest.mark.parametrize("name,prompt,prior", [("student.toml", "compact", 0.0), ("student-next.toml", "compact", 1.0)])
+@pytest.mark.parametrize("name,prompt,prior", [("student.toml", "compact", 1.0), ("student-balanced.toml", "compact", 0.0)])
 def test_the_recipes_load(name, prompt, prior):
     from logreasoner.finetune.config import load_config
 
