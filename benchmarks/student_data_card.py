@@ -15,7 +15,10 @@ from pathlib import Path
 
 
 def answers(run_dir: Path, kind: str = "stepwise") -> dict[str, dict[str, int]]:
-    """Rows per gold answer of each label dataset (anomaly and diagnosis tasks) in one SFT kind's rows."""
+    """Rows per gold answer of each label dataset in one SFT kind's rows (a label dataset as the row selection
+    counts one: at most ``MAX_LABEL_ANSWERS`` distinct answers)."""
+    from logreasoner.finetune.sft_data import MAX_LABEL_ANSWERS
+
     out: dict[str, dict[str, int]] = {}
     f = run_dir / "data" / f"{kind}.jsonl"
     if not f.is_file():
@@ -23,10 +26,10 @@ def answers(run_dir: Path, kind: str = "stepwise") -> dict[str, dict[str, int]]:
     with f.open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
-            if row.get("task") in ("anomaly", "diagnosis") and isinstance(row.get("gold"), str):
-                per = out.setdefault(row.get("dataset") or "(unnamed)", {})
-                per[row["gold"]] = per.get(row["gold"], 0) + 1
-    return out
+            per = out.setdefault(row.get("dataset") or "(unnamed)", {})
+            gold = str(row.get("gold", ""))
+            per[gold] = per.get(gold, 0) + 1
+    return {name: per for name, per in out.items() if len(per) <= MAX_LABEL_ANSWERS}
 
 
 def card(run_dir: Path, recipe: str = "finetune/recipes/student.toml") -> str:

@@ -24,7 +24,8 @@ from logreasoner.finetune.formatting import (
 )
 from logreasoner.finetune.traces import Trace, trace_context
 
-__all__ = ["build_rows", "select_rows", "build_sft_datasets", "load_sft_dataset", "KINDS", "cot_reasoning"]
+__all__ = ["build_rows", "select_rows", "build_sft_datasets", "load_sft_dataset", "KINDS", "cot_reasoning",
+           "MAX_LABEL_ANSWERS"]
 
 KINDS = ("thought", "stepwise", "direct", "cot")
 
@@ -100,8 +101,12 @@ def _diverse(group: list[dict], cap: int | None, theta: float, hinted_quality: f
     return [group[i] for i in sorted(select_diverse([r["text"] for r in group], cap, relevance=rel, theta=theta))]
 
 
+# a dataset whose gold answers take at most this many distinct values is a label dataset (its cap is spread over them)
+MAX_LABEL_ANSWERS = 16
+
+
 def select_rows(rows: list[dict], k: int | dict[str, int] | None, *, theta: float = 0.7,
-                hinted_quality: float = 0.5, by: str = "task", max_answers: int = 16,
+                hinted_quality: float = 0.5, by: str = "task", max_answers: int = MAX_LABEL_ANSWERS,
                 label_prior: float = 0.0) -> list[dict]:
     """A DPP-diverse subset of at most ``k`` rows per group (``by`` = ``task`` or ``dataset``; ``k`` may map group
     names to their own cap; all rows when ``k`` is None or a group has no cap).
