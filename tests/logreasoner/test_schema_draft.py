@@ -103,8 +103,14 @@ def test_the_engine_checks_schema_drafts_in_batches(local_gguf):
     path = local_gguf
     msgs = [{"role": "user", "content": "L1 kernel: CPU3 temperature above threshold, cpu clock throttled\n"
                                         "Work through the line step by step; answer in JSON."}]
+    from logreasoner.lm.schema import caps_for_budget
+
     eng = LlamaCppEngine(str(path), n_threads=2, chat_format="chatml")
-    text, _, n_out, _ = eng._generate(msgs, schema=STEP_SCHEMA, max_tokens=300, temperature=0.0, stop=None,
+    # caps under which the longest answer fits in max_tokens characters (so in fewer tokens): the answer always
+    # closes, whichever path the greedy pick takes on this CPU's arithmetic
+    max_string, max_items = caps_for_budget(STEP_SCHEMA, 300, max_string=300, max_items=6)
+    schema = cap_schema(STEP_SCHEMA, max_string=max_string, max_items=max_items)
+    text, _, n_out, _ = eng._generate(msgs, schema=schema, max_tokens=300, temperature=0.0, stop=None,
                                       seed=None, top_p=None)
     draft = eng._llm.draft_model
     eng.close()
