@@ -25,6 +25,8 @@ class PromptProfile:
         max_templates: templates shown at most (a program's own smaller ``max_templates`` wins).
         plans: expert plans shown to the planner at most.
         compact_plans: render expert plans condensed (title + short steps) instead of in full.
+        plan_choices: the coarse plan is one path of the task's method flowchart, chosen under the grammar
+            (``programs.plan_choices``), rather than free text.
     """
 
     name: str
@@ -32,10 +34,12 @@ class PromptProfile:
     max_templates: int
     plans: int
     compact_plans: bool
+    plan_choices: bool = False
 
 
 STANDARD = PromptProfile("standard", excerpt_chars=6000, max_templates=40, plans=3, compact_plans=False)
-COMPACT = PromptProfile("compact", excerpt_chars=1800, max_templates=24, plans=1, compact_plans=True)
+COMPACT = PromptProfile("compact", excerpt_chars=1800, max_templates=24, plans=1, compact_plans=True,
+                        plan_choices=True)
 
 
 def decodes_with_grammar(lm: Any) -> bool:

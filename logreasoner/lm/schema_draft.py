@@ -22,7 +22,7 @@ from typing import Any
 
 from logreasoner.lm.json_cursor import JsonCursor, item_schema
 
-__all__ = ["next_literal", "literal_at", "SchemaDraft"]
+__all__ = ["next_literal", "literal_at", "constant_texts", "SchemaDraft"]
 
 _MAX_DRAFT = 16  # tokens per draft; a longer literal is drafted again after these are accepted
 
@@ -133,6 +133,63 @@ def literal_at(cur: JsonCursor) -> str:
     return ""
 
 
+_NOT_CONSTANT = object()
+
+
+def _constant(node: Any, depth: int = 0) -> Any:
+    """The one value ``node`` allows (``_NOT_CONSTANT`` when the model has a choice)."""
+    if not isinstance(node, dict) or depth > 12:
+        return _NOT_CONSTANT
+    if "const" in node:
+        return node["const"]
+    if isinstance(node.get("enum"), list) and len(node["enum"]) == 1:
+        return node["enum"][0]
+    kind = node.get("type")
+    if kind == "array":
+        items = node.get("items")
+        if int(node.get("maxItems", -1)) == 0:
+            return []
+        if not isinstance(items, list) or int(node.get("minItems", 0)) != len(items) \
+                or int(node.get("maxItems", -1)) != len(items):
+            return _NOT_CONSTANT
+        values = [_constant(it, depth + 1) for it in items]
+        return _NOT_CONSTANT if any(v is _NOT_CONSTANT for v in values) else values
+    if kind == "object" or "properties" in node:
+        props = node.get("properties") or {}
+        if set(node.get("required") or ()) != set(props):
+            return _NOT_CONSTANT
+        values = {k: _constant(props[k], depth + 1) for k in _keys(node)}
+        return _NOT_CONSTANT if any(v is _NOT_CONSTANT for v in values.values()) else values
+    return _NOT_CONSTANT
+
+
+def constant_texts(schema: Any) -> list[str]:
+    """The answers a schema of constant alternatives allows, as a model writes them (``json.dumps``), else [].
+
+    A planner narrowed to the task's method paths (``programs.plan_choices``) is such a schema: the model only
+    chooses where the paths branch, and the drafts write the common text of the paths still open.
+    """
+    if not isinstance(schema, dict):
+        return []
+    alternatives = schema.get("anyOf") if "anyOf" in schema else [schema]
+    if not isinstance(alternatives, list):
+        return []
+    values = [_constant(alt) for alt in alternatives]
+    if not values or any(v is _NOT_CONSTANT for v in values):
+        return []
+    return [json.dumps(v, ensure_ascii=False) for v in values]
+
+
+def _common_prefix(texts: list[str]) -> str:
+    prefix = texts[0]
+    for t in texts[1:]:
+        n = 0
+        while n < len(prefix) and n < len(t) and prefix[n] == t[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix
+
+
 class SchemaDraft:
     """A draft model for ``llama_cpp.Llama.generate``: the tokens of ``next_literal`` of the answer so far.
 
@@ -152,6 +209,7 @@ class SchemaDraft:
     def _reset(self) -> None:
         self._cursor = JsonCursor(self._schema)
         self._seen = ""  # the answer text the cursor has read
+        self._texts = constant_texts(self._schema)  # every answer the schema allows, when it is a list of constants
 
     @property
     def schema(self) -> dict | None:
@@ -182,7 +240,8 @@ class SchemaDraft:
             self._reset()
         self._cursor.feed_text(text[len(self._seen):])
         self._seen = text
-        literal = literal_at(self._cursor)
+        open_texts = [t[len(text):] for t in self._texts if t.startswith(text)]
+        literal = _common_prefix(open_texts) if open_texts else literal_at(self._cursor)
         if not literal:
             return np.array([], dtype=np.intc)
         tokens = self.llm.tokenize(literal.encode("utf-8"), add_bos=False, special=False)[:_MAX_DRAFT]

@@ -220,6 +220,10 @@ def test_pin_plan_steps_names_one_step_per_distinct_plan_step():
         "Check: identify the system", "Decide: Does a line match a", "Conclude: normal"]
     assert step_name(steps[1]) == "Decide: Does a line match a"  # the experts' names: no decision, <= 32 chars
     assert pinned["properties"]["steps"]["minItems"] == pinned["properties"]["steps"]["maxItems"] == 3
+    from logreasoner.programs.compact import FINDING_CHARS
+
+    # a finding at most as long as the experts write them (80 characters) and a little more, not a loop to the cap
+    assert {it["properties"]["finding"]["maxLength"] for it in items} == {FINDING_CHARS}
     assert pin_plan_steps(schema, []) is schema and pin_plan_steps(schema, ["BEGIN LOG DATA"]) is schema
     plan_schema = CompactAdapter().output_schema(coarse_plan_signature("Decide whether the lines are abnormal."))
     assert pin_plan_steps(plan_schema, steps) is plan_schema  # no steps list: unchanged
