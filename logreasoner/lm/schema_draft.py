@@ -180,13 +180,13 @@ def constant_texts(schema: Any) -> list[str]:
     return [json.dumps(v, ensure_ascii=False) for v in values]
 
 
-def _common_prefix(texts: list[str]) -> str:
-    prefix = texts[0]
-    for t in texts[1:]:
+def _common_tokens(token_lists: list[list[int]]) -> list[int]:
+    prefix = list(token_lists[0])
+    for tokens in token_lists[1:]:
         n = 0
-        while n < len(prefix) and n < len(t) and prefix[n] == t[n]:
+        while n < len(prefix) and n < len(tokens) and prefix[n] == tokens[n]:
             n += 1
-        prefix = prefix[:n]
+        del prefix[n:]
     return prefix
 
 
@@ -241,7 +241,14 @@ class SchemaDraft:
         self._cursor.feed_text(text[len(self._seen):])
         self._seen = text
         open_texts = [t[len(text):] for t in self._texts if t.startswith(text)]
-        literal = _common_prefix(open_texts) if open_texts else literal_at(self._cursor)
+        if open_texts:
+            # the tokens the open answers share: cut at a token boundary, so where the answers branch the model
+            # picks its own token (`" yes"` after `"->"`), not one after a drafted lone space
+            tokens = _common_tokens([self.llm.tokenize(t.encode("utf-8"), add_bos=False, special=False)
+                                     for t in open_texts])[:_MAX_DRAFT]
+            self.proposed += len(tokens)
+            return np.array(tokens, dtype=np.intc)
+        literal = literal_at(self._cursor)
         if not literal:
             return np.array([], dtype=np.intc)
         tokens = self.llm.tokenize(literal.encode("utf-8"), add_bos=False, special=False)[:_MAX_DRAFT]

@@ -130,6 +130,50 @@ def test_drafts_write_what_the_open_choices_share_and_stop_where_they_branch():
     assert drafted('{ "problem_overview"') == ":"
 
 
+class WordLlama:
+    """A word-piece tokenizer like the model's: a space belongs to the word after it (`" yes"`), a lone space
+    is a token of its own only at the end of a text."""
+
+    def __init__(self):
+        self.vocab: dict[str, int] = {}
+        self.words: list[str] = []
+
+    def tokenize(self, data, add_bos=False, special=False):
+        import re
+
+        ids = []
+        for piece in re.findall(r" ?\w+| ?[^\w\s]+|\s", data.decode()):
+            if piece not in self.vocab:
+                self.vocab[piece] = len(self.words)
+                self.words.append(piece)
+            ids.append(self.vocab[piece])
+        return ids
+
+    def detokenize(self, ids):
+        return "".join(self.words[i] for i in ids).encode()
+
+
+def test_drafts_stop_at_the_token_where_the_paths_branch():
+    """The paths share `"... signature? ->"` and go on with `" yes"` or `" no"`: the draft ends after `" ->"`
+    (a drafted lone `" "` would leave the model to write `"yes"` without its space, a token it never learnt there)."""
+    choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
+    schema = cap_schema(plan_choice_schema(CompactAdapter().output_schema(coarse_plan_signature("Decide.")), choices))
+    llm = WordLlama()
+    draft = SchemaDraft(llm)
+    draft.schema = schema
+    draft.start = 0
+    a = plan_json(choices[0])
+    upto = a.index("signature? ->")
+    text = a[:upto]
+    for _ in range(4):  # accept every draft until the branch
+        got = [int(t) for t in draft(llm.tokenize(text.encode()))]
+        if not got:
+            break
+        text += llm.detokenize(got).decode()
+    assert text.endswith("signature? ->") and text == a[:upto + len("signature? ->")]
+    assert llm.detokenize([int(t) for t in draft(llm.tokenize((text + " yes").encode()))]).decode().startswith('",')
+
+
 class ScriptedEngine(LocalEngine):
     def __init__(self, answers):
         super().__init__()
