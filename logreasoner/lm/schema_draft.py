@@ -34,6 +34,17 @@ def _keys(node: dict) -> list[str]:
     return [k for k in props if k in required] + [k for k in props if k not in required]
 
 
+def _word_prefix(prefix: str, values: list[str]) -> str:
+    """``prefix`` cut back so that it ends where a word does: not inside a word the values go on with, not on a
+    space (a word-piece tokenizer writes the space with the word after it: drafting ``"network "`` would leave the
+    model to write ``"timeout"`` without its space, a token sequence it never learnt)."""
+    n = len(prefix)
+    if n and prefix[-1].isalnum() and any(len(v) > n and v[n].isalnum() for v in values):
+        while n and prefix[n - 1].isalnum():
+            n -= 1
+    return prefix[:n].rstrip()
+
+
 def _opener(node: Any, depth: int = 0) -> str:
     """What a value of ``node`` must begin with ('' when the model has a choice)."""
     if not isinstance(node, dict) or depth > 8:
@@ -46,7 +57,7 @@ def _opener(node: Any, depth: int = 0) -> str:
         for v in values[1:]:
             while not v.startswith(prefix):
                 prefix = prefix[:-1]
-        return '"' + prefix
+        return '"' + _word_prefix(prefix, values)
     kind = node.get("type")
     if kind == "string":
         return json.dumps(node["const"]) if isinstance(node.get("const"), str) else '"'

@@ -38,7 +38,7 @@ PLAN_SCHEMA = cap_schema({"type": "object", "required": ["problem_overview", "ke
     ('{"steps": [{"step": "Check", "finding": "x",', ' "evidence_lines":'),  # a list of lines may be empty
     ('{"steps": [{"step": "Check", "finding": "x", "evidence_lines": [', ""),
     ('{"steps": [{"step": "Check", "finding": "x", "evidence_lines": [1]},', ' {"step": "'),
-    ('{"steps": [{"step": "Check", "finding": "x", "evidence_lines": []}],', ' "answer": {"verdict": "ab'),
+    ('{"steps": [{"step": "Check", "finding": "x", "evidence_lines": []}],', ' "answer": {"verdict": "'),
     ('{"steps": [{"step": "a", "finding": "b", "evidence_lines": []}], "answer": {"verdict": "absent"}}', ""),
 ])
 def test_next_literal_drafts_what_the_schema_forces(prefix, draft):
@@ -118,3 +118,15 @@ def test_the_engine_checks_schema_drafts_in_batches(local_gguf):
     assert value["answer"]["verdict"] in ("abnormal", "absent") and value["steps"]
     assert draft.proposed > 0
     assert 0 < draft.passes < n_out  # the accepted drafts saved passes
+
+
+@pytest.mark.parametrize("values, opener", [
+    (["abnormal", "absent"], '"'),  # not inside a word: "ab" + "normal" is not how the model writes it
+    (["network timeout", "network congestion"], '"network'),  # not on the space: " timeout" is one token
+    (["disk_full", "disk_failure"], '"disk_'),
+    (["Hardware", "Hardware fault"], '"Hardware'),
+    (["normal"], '"normal'),
+])
+def test_an_enums_draft_ends_where_a_word_does(values, opener):
+    schema = {"type": "object", "required": ["label"], "properties": {"label": {"type": "string", "enum": values}}}
+    assert next_literal("{", schema) == '"label": ' + opener
