@@ -168,7 +168,7 @@ class CompactAdapter(JSONAdapter):
 
     # -- the schema the decoder enforces ---------------------------------------------------------------------
     def output_schema(self, signature: Any, inputs: dict[str, Any] | None = None,
-                      plan_choices: list | None = None) -> dict:
+                      plan_choices: Any = None) -> dict:
         """The signature's output JSON schema, evidence lines narrowed to the lines shown in ``log_excerpt``, the
         steps pinned to the plan's (:func:`pin_plan_steps`) when a rendered ``plan`` is an input, and a plan
         narrowed to ``plan_choices`` (:func:`~logreasoner.programs.plan_choices.plan_choice_schema`)."""
@@ -184,7 +184,7 @@ class CompactAdapter(JSONAdapter):
         return schema
 
     def _response_format(self, lm: Any, signature: Any, inputs: dict[str, Any],
-                         plan_choices: list | None = None) -> dict | None:
+                         plan_choices: Any = None) -> dict | None:
         if "response_format" not in getattr(lm, "supported_params", ()):
             return None
         schema = self.output_schema(signature, inputs, plan_choices)

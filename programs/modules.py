@@ -15,7 +15,7 @@ from logreasoner.contracts.answers import Plan, StepResult
 from logreasoner.programs.calling import call_predictor
 from logreasoner.programs.compact import PLAN_CHOICES_KEY
 from logreasoner.programs.hygiene import clean_outputs, echoes_marker
-from logreasoner.programs.plan_choices import method_plan_choices
+from logreasoner.programs.plan_choices import PlanChoices, check_plan_choice_mode, method_plan_choices
 from logreasoner.programs.plan_text import render_plans_compact
 from logreasoner.programs.profile import PromptProfile, active_profile
 from logreasoner.contracts.retrieval import DefaultRetriever, ExpertPlan, Retriever, render_plans
@@ -50,13 +50,12 @@ class CoarsePlanner(dspy.Module):
         self.predict = dspy.Predict(coarse_plan_signature(self.task.description))
 
     def forward(self, log_excerpt: str, question: str = "", expert_plans: str = "",
-                choices: list[Plan] | None = None) -> dspy.Prediction:
-        """``choices``: the plans a grammar-constrained model may answer (the task's method paths,
-        :func:`~logreasoner.programs.plan_choices.method_plan_choices`); a model asked with the standard prompt
-        writes its own."""
+                choices: PlanChoices | None = None) -> dspy.Prediction:
+        """``choices``: what a grammar-constrained model may plan with (the steps or paths of the task's method,
+        :mod:`~logreasoner.programs.plan_choices`); a model asked with the standard prompt writes its own plan."""
         extra = {}
-        if choices and active_profile().plan_choices:
-            extra["config"] = {PLAN_CHOICES_KEY: list(choices)}
+        if choices is not None and choices.plans and active_profile().plan_choices:
+            extra["config"] = {PLAN_CHOICES_KEY: choices}
         r = call_predictor(self.predict, question=question or "", log_excerpt=log_excerpt, expert_plans=expert_plans,
                            **extra)
         plan = None
@@ -122,9 +121,9 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
     Every stage is a constructor argument: the retriever defaults to the installed one (the shipped thought store,
     opened on the first query), ``retriever=None`` turns retrieval off, ``planner=``/``step_reasoner=``
     take your own modules, and ``planner_lm=``/``step_lm=`` run a stage on another model (e.g. a strong planner
-    and a small local step reasoner). With a grammar-constrained model (the compact prompt) the coarse plan is
-    one path of the task's method flowchart, the model choosing its decisions (``programs.plan_choices``);
-    ``plan_choices=False`` lets it write the plan freely.
+    and a small local step reasoner). With a grammar-constrained model (the compact prompt) the coarse plan's
+    items are steps of the task's method flowchart (``plan_choices="steps"``; ``"paths"``: one whole path, the
+    model choosing only its decisions; ``False``: free text; ``programs.plan_choices``).
 
     Call it as ``program(log=text_or_lines, question=..., labels=[...])`` (or ``path=``). The prediction holds
     ``answer`` (the task's pydantic answer, or None on a format failure), ``plan``, ``steps``, ``expert_plans``,
@@ -144,12 +143,12 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
         max_templates: int = 40,
         max_chars: int = 6000,
         group: bool = True,
-        plan_choices: bool = True,
+        plan_choices: str | bool | None = "steps",
     ) -> None:
         super().__init__()
         self.task = get_task(task)
         self.retriever = retriever
-        self.plan_choices = plan_choices
+        self.plan_choices = check_plan_choice_mode(plan_choices)
         self.planner = planner or CoarsePlanner(self.task)
         self.step_reasoner = step_reasoner or StepReasoner(self.task)
         self.planner_lm, self.step_lm = planner_lm, step_lm
@@ -175,7 +174,8 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
         with dspy.context(**({"lm": self.planner_lm} if self.planner_lm else {})):
             extra = {}
             if self.plan_choices and isinstance(self.planner, CoarsePlanner) and active_profile().plan_choices:
-                extra["choices"] = method_plan_choices(self.task, self.retriever)
+                extra["choices"] = PlanChoices(tuple(method_plan_choices(self.task, self.retriever)),
+                                               self.plan_choices)
             coarse = self.planner(log_excerpt=excerpt.text, question=question or "",
                                   expert_plans=self.render_expert_plans(plans, profile), **extra)
         errors = []

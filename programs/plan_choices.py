@@ -1,11 +1,17 @@
-"""The coarse plan as a choice among the task's method paths, for small models that decode under a grammar.
+"""The coarse plan drawn from the task's method flowchart, for small models that decode under a grammar.
 
 The student learns to plan from experts that write one path of the task's method flowchart (every decision
 answered) as a short plan: :func:`compact_plan` of a thought template whose flowchart is the task's
 ``method_flowchart``. Free text let a 135M student start such a plan and then loop or drift inside a string
-(``"Decide: Is that signature known: yes: no: yes: a: ..."``). With the paths as the only answers the grammar
-allows, the planner's output is always a plan an expert wrote, the model only chooses where the paths branch
-(the decisions), and the schema drafts write the rest in batches.
+(``"Decide: Is that signature known: yes: no: yes: a: ..."``, or a step copied half from the retrieved plan).
+Two ways to keep it on the method (:data:`PLAN_CHOICE_MODES`):
+
+- ``"steps"`` (the default): every item is a step some path of the method has (a decision with its answer),
+  in any order and number within the paths' lengths. The model still composes the plan; it cannot write a step
+  the method does not have.
+- ``"paths"``: the plan is one whole path, every value a constant; the model only chooses where the paths
+  branch and the schema drafts write the rest. Measured on held-back BGL lines it decides worse (the first
+  decision fixes the verdict before any step has looked at the line: benchmarks/STUDENT.md), so it is opt-in.
 
 A model that writes free text (a hosted model, the standard prompt) gets no choices: it plans in its own words.
 """
@@ -14,15 +20,40 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from logreasoner.contracts.answers import Plan
 from logreasoner.contracts.retrieval import DefaultRetriever
 from logreasoner.programs.plan_text import compact_plan
 
-__all__ = ["PLAN_FIELDS", "method_plan_choices", "plan_choice_schema", "plan_json"]
+__all__ = ["PLAN_FIELDS", "PLAN_CHOICE_MODES", "PlanChoices", "check_plan_choice_mode", "method_plan_choices",
+           "plan_choice_schema", "plan_json"]
 
 PLAN_FIELDS = ("problem_overview", "key_challenges", "reasoning_steps")
+PLAN_CHOICE_MODES = ("steps", "paths")
+
+
+@dataclass(frozen=True)
+class PlanChoices:
+    """What a planner may answer: the method's short plans, and how they bind it (one of PLAN_CHOICE_MODES)."""
+
+    plans: tuple[Plan, ...]
+    mode: str = "steps"
+
+
+def check_plan_choice_mode(mode: Any) -> str | None:
+    """``mode`` as a PLAN_CHOICE_MODES entry (True = ``"steps"``), None for off (False/None); else a ConfigError."""
+    if mode is True:
+        return "steps"
+    if mode is False or mode is None:
+        return None
+    if mode not in PLAN_CHOICE_MODES:
+        from logreasoner.errors import ConfigError
+
+        raise ConfigError(f"unknown plan_choices {mode!r}",
+                          "use one of: " + ", ".join(PLAN_CHOICE_MODES) + ", or False to let the model plan freely")
+    return mode
 
 
 def method_plan_choices(task: Any, retriever: Any) -> list[Plan]:
@@ -60,18 +91,29 @@ def _strings(values: list[str]) -> dict:
             "minItems": len(values), "maxItems": len(values)}
 
 
-def plan_choice_schema(schema: dict, choices: list[Plan]) -> dict:
-    """The planner's output schema narrowed to ``choices``: one alternative per plan, every value a constant.
+def plan_choice_schema(schema: dict, choices: PlanChoices | list[Plan] | None) -> dict:
+    """The planner's output schema narrowed to ``choices`` (a list of plans: mode ``"paths"``).
 
+    ``"steps"``: each field's items drawn from what the method's plans hold (enums), list lengths within theirs.
+    ``"paths"``: one alternative per plan, every value a constant; each list a tuple of constants (llama.cpp's
+    grammar reads it as such; lm-format-enforcer through ``lm.schema.untuple_schema``).
     A schema whose properties are not the plan's fields (another stage), or no choices, is returned unchanged.
-    Each list is a tuple of constants (llama.cpp's grammar reads it as such; lm-format-enforcer through
-    ``lm.schema.untuple_schema``).
     """
+    if isinstance(choices, PlanChoices):
+        plans, mode = list(choices.plans), choices.mode
+    else:
+        plans, mode = list(choices or []), "paths"
     props = schema.get("properties") or {}
-    if not choices or set(props) != set(PLAN_FIELDS):
+    if not plans or set(props) != set(PLAN_FIELDS):
         return schema
+    if mode == "steps":
+        out = copy.deepcopy(schema)
+        out["properties"]["problem_overview"] = _one_of([p.problem_overview for p in plans])
+        out["properties"]["key_challenges"] = _items_of([list(p.key_challenges) for p in plans])
+        out["properties"]["reasoning_steps"] = _items_of([list(p.reasoning_steps) for p in plans])
+        return out
     alternatives = []
-    for plan in choices:
+    for plan in plans:
         alt = copy.deepcopy({k: v for k, v in schema.items() if k not in ("$defs", "title")})
         alt["properties"] = {
             "problem_overview": {"type": "string", "const": plan.problem_overview},
@@ -83,3 +125,17 @@ def plan_choice_schema(schema: dict, choices: list[Plan]) -> dict:
     if "$defs" in schema:
         out["$defs"] = copy.deepcopy(schema["$defs"])
     return out
+
+
+def _one_of(values: list[str]) -> dict:
+    distinct = list(dict.fromkeys(values))
+    return {"type": "string", "const": distinct[0]} if len(distinct) == 1 else {"type": "string", "enum": distinct}
+
+
+def _items_of(lists: list[list[str]]) -> dict:
+    """A list of strings drawn from ``lists``' items, as long as the shortest to the longest of them."""
+    items = list(dict.fromkeys(x for values in lists for x in values))
+    lo, hi = min(len(v) for v in lists), max(len(v) for v in lists)
+    if not items or hi == 0:
+        return {"type": "array", "maxItems": 0}
+    return {"type": "array", "items": _one_of(items), "minItems": lo, "maxItems": hi}

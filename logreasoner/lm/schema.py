@@ -67,6 +67,8 @@ def cap_schema(schema: dict, *, max_string: int = 300, max_items: int = 6) -> di
             node["items"] = [walk(x, depth + 1) for x in node["items"]]
         elif t == "array":
             node["maxItems"] = min(int(node.get("maxItems", max_items)), max_items)
+            if "minItems" in node:  # a cap below a list's least length: the cap wins
+                node["minItems"] = min(int(node["minItems"]), node["maxItems"])
             if "items" in node:
                 node["items"] = walk(node["items"], depth + 1)
         if t == "object" or "properties" in node:

@@ -190,8 +190,8 @@ STEPS = {"steps": [{"step": "Check: identify the system", "finding": "one disk e
 LOG = "INFO heartbeat from node-1\nERROR disk failure on /dev/sda: I/O error\n"
 
 
-@pytest.mark.parametrize("plan_choices", [True, False])
-def test_the_program_asks_a_grammar_model_to_choose_a_method_path(plan_choices):
+@pytest.mark.parametrize("plan_choices", ["steps", "paths", False])
+def test_the_program_asks_a_grammar_model_to_plan_with_the_methods_steps(plan_choices):
     choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
     eng = ScriptedEngine([json.loads(plan_json(choices[0])), STEPS])
     lm = dspy.LM("local/scripted", engine=eng, cache=False)
@@ -199,11 +199,55 @@ def test_the_program_asks_a_grammar_model_to_choose_a_method_path(plan_choices):
     with dspy.context(lm=lm):
         out = prog(log=LOG)
     planner_schema, step_schema = eng.seen
-    assert ("anyOf" in planner_schema) is plan_choices
-    if plan_choices:
+    assert ("anyOf" in planner_schema) is (plan_choices == "paths")
+    if plan_choices == "paths":
         assert constant_texts(planner_schema) == [plan_json(c) for c in choices]
+    elif plan_choices == "steps":
+        steps = planner_schema["properties"]["reasoning_steps"]
+        assert steps["items"]["enum"] == list(dict.fromkeys(s for c in choices for s in c.reasoning_steps))
+        assert (steps["minItems"], steps["maxItems"]) == (3, 4)
+    else:
+        assert "enum" not in json.dumps(planner_schema)
     assert out.plan.reasoning_steps == choices[0].reasoning_steps and out.answer.verdict == "abnormal"
     assert "anyOf" not in step_schema
+
+
+def test_steps_mode_lets_the_model_compose_known_steps_only():
+    from lmformatenforcer import JsonSchemaParser
+
+    from logreasoner.programs.plan_choices import PlanChoices
+
+    choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
+    plan_schema = CompactAdapter().output_schema(coarse_plan_signature("Decide."))
+    schema = cap_schema(plan_choice_schema(plan_schema, PlanChoices(tuple(choices), "steps")))
+    assert constant_texts(schema) == []  # the model composes: nothing to draft beyond the schema's own text
+
+    def accepts(plan):
+        parser = JsonSchemaParser(schema)
+        for ch in plan_json(plan):
+            if ch not in parser.get_allowed_characters():
+                return False
+            parser = parser.add_character(ch)
+        return parser.can_end()
+
+    a, b = choices
+    mixed = Plan(problem_overview=a.problem_overview, key_challenges=a.key_challenges,
+                 reasoning_steps=[a.reasoning_steps[0], b.reasoning_steps[1], a.reasoning_steps[2], b.reasoning_steps[-1]])
+    assert accepts(a) and accepts(b) and accepts(mixed)  # any order of the method's steps
+    garbled = mixed.model_copy(update={"reasoning_steps": ["Check: identify the system",
+                                                           "Decide: Is that signature known: yes: no: yes: a"]})
+    assert not accepts(garbled)
+    too_short = mixed.model_copy(update={"reasoning_steps": ["Check: identify the system"]})
+    assert not accepts(too_short)  # at least as many steps as the shortest path (3)
+
+
+def test_an_unknown_mode_is_a_clear_error():
+    from logreasoner.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown plan_choices 'tree'"):
+        LogReasoner("anomaly", plan_choices="tree")
+    assert LogReasoner("anomaly", plan_choices=True).plan_choices == "steps"
+    assert LogReasoner("anomaly", plan_choices=None).plan_choices is None
 
 
 def test_a_model_without_a_grammar_plans_in_its_own_words():
