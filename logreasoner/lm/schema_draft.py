@@ -36,8 +36,8 @@ def _keys(node: dict) -> list[str]:
 
 def _word_prefix(prefix: str, values: list[str]) -> str:
     """``prefix`` cut back so that it ends where a word does: not inside a word the values go on with, not on a
-    space (a word-piece tokenizer writes the space with the word after it: drafting ``"network "`` would leave the
-    model to write ``"timeout"`` without its space, a token sequence it never learnt)."""
+    space (a word-piece tokenizer writes the space with the word after it: the model writes ``" timeout"`` after
+    ``"network"``, so a drafted lone ``" "`` is always rejected, a wasted batch position; drafts never force text)."""
     n = len(prefix)
     if n and prefix[-1].isalnum() and any(len(v) > n and v[n].isalnum() for v in values):
         while n and prefix[n - 1].isalnum():
@@ -253,8 +253,8 @@ class SchemaDraft:
         self._seen = text
         open_texts = [t[len(text):] for t in self._texts if t.startswith(text)]
         if open_texts:
-            # the tokens the open answers share: cut at a token boundary, so where the answers branch the model
-            # picks its own token (`" yes"` after `"->"`), not one after a drafted lone space
+            # the tokens the open answers share, cut at a token boundary: a draft ending in a lone space (`"-> "`)
+            # is rejected there anyway, since the model writes `" yes"`, not `" "` + `"yes"`; only a pass is lost
             tokens = _common_tokens([self.llm.tokenize(t.encode("utf-8"), add_bos=False, special=False)
                                      for t in open_texts])[:_MAX_DRAFT]
             self.proposed += len(tokens)

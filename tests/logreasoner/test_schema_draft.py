@@ -121,7 +121,7 @@ def test_the_engine_checks_schema_drafts_in_batches(local_gguf):
 
 
 @pytest.mark.parametrize("values, opener", [
-    (["abnormal", "absent"], '"'),  # not inside a word: "ab" + "normal" is not how the model writes it
+    (["abnormal", "absent"], '"'),  # not inside a word: "ab" + "normal" may not be how the model writes it
     (["network timeout", "network congestion"], '"network'),  # not on the space: " timeout" is one token
     (["disk_full", "disk_failure"], '"disk_'),
     (["Hardware", "Hardware fault"], '"Hardware'),

@@ -155,7 +155,7 @@ class WordLlama:
 
 def test_drafts_stop_at_the_token_where_the_paths_branch():
     """The paths share `"... signature? ->"` and go on with `" yes"` or `" no"`: the draft ends after `" ->"`
-    (a drafted lone `" "` would leave the model to write `"yes"` without its space, a token it never learnt there)."""
+    (a drafted lone `" "` is a position the model always rejects: it writes `" yes"`, not `" "` + `"yes"`)."""
     choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
     schema = cap_schema(plan_choice_schema(CompactAdapter().output_schema(coarse_plan_signature("Decide.")), choices))
     llm = WordLlama()
