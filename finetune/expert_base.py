@@ -37,27 +37,23 @@ def message_of(text: str, n: int = 48) -> str:
 def method_plans(task: Any, retriever: Any = None) -> list[ExpertPlan]:
     """The thought templates of the task's method flowchart (every path) when the program retrieves from a
     thought store (or retrieves nothing and the shared store opens), else the task's built-in method plan."""
-    from logreasoner.contracts.retrieval import DefaultRetriever, builtin_plans
+    from logreasoner.contracts.retrieval import builtin_plans
+    from logreasoner.programs.plan_choices import method_templates
 
-    fid = getattr(task, "method_flowchart", None)
-    if isinstance(retriever, DefaultRetriever):
-        retriever = retriever.resolve()
-    store = retriever if hasattr(retriever, "templates") else None
-    if store is None and retriever is None:  # no retrieval in the program: the shared store, if it opens
+    store = retriever
+    if retriever is None:  # no retrieval in the program: the shared store, if it opens
         try:
             from logreasoner.thoughts_db import ThoughtStore
 
             store = ThoughtStore.default(embeddings=False)
         except Exception:  # no store here (not installed, unreadable cache): the built-in plan still works
             store = None
-    if store is not None and fid:
-        try:
-            plans = list(store.templates(flowchart_id=fid))
-        except Exception:
-            plans = []
-        if plans:
-            return plans
-    return [p for p in builtin_plans() if p.id == fid or p.task == getattr(task, "name", None)]
+    try:
+        plans = method_templates(task, store)
+    except Exception:
+        plans = []
+    fid = getattr(task, "method_flowchart", None)
+    return plans or [p for p in builtin_plans() if p.id == fid or p.task == getattr(task, "name", None)]
 
 
 @dataclass

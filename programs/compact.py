@@ -91,7 +91,8 @@ def pin_plan_steps(schema: dict, plan_steps: list[str]) -> dict:
     The experts that teach the student carry out every plan step once, in order (``step_name`` of each); a free
     list let the student repeat a step and skip another (the most common degenerate answer of coarse-to-fine). With
     the names fixed by the schema (a tuple of objects whose ``step`` is a constant), the grammar writes the names and
-    the model writes what each step finds, in at most :data:`FINDING_CHARS` characters. A plan step that repeats another or echoes a prompt marker gets no step.
+    the model writes what each step finds, in at most :data:`FINDING_CHARS` characters. A plan step that repeats
+    another or echoes a prompt marker gets no step.
     A schema without such a list, or a plan without steps, is returned unchanged.
     """
     steps = (schema.get("properties") or {}).get("steps")

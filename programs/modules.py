@@ -161,6 +161,14 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
         query = f"{question or ''}\n{self.task.description}\n" + "\n".join(g.first.text for g in excerpt.shown[:30])
         return list(self.retriever.retrieve(query, task=self.task.name, k=k))
 
+    def _plan_choices(self) -> PlanChoices:
+        """The method's plans, read from the store once per program (not on every answer)."""
+        cached = getattr(self, "_choices_cache", None)
+        if cached is None or cached.mode != self.plan_choices:
+            cached = PlanChoices(tuple(method_plan_choices(self.task, self.retriever)), self.plan_choices)
+            self._choices_cache = cached
+        return cached
+
     @staticmethod
     def render_expert_plans(plans: list[ExpertPlan], profile: PromptProfile) -> str:
         """The expert plans as the planner reads them: condensed for the compact profile, in full otherwise."""
@@ -174,8 +182,7 @@ class LogReasoner(_ExcerptMixin, dspy.Module):
         with dspy.context(**({"lm": self.planner_lm} if self.planner_lm else {})):
             extra = {}
             if self.plan_choices and isinstance(self.planner, CoarsePlanner) and active_profile().plan_choices:
-                extra["choices"] = PlanChoices(tuple(method_plan_choices(self.task, self.retriever)),
-                                               self.plan_choices)
+                extra["choices"] = self._plan_choices()
             coarse = self.planner(log_excerpt=excerpt.text, question=question or "",
                                   expert_plans=self.render_expert_plans(plans, profile), **extra)
         errors = []

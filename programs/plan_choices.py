@@ -27,8 +27,8 @@ from logreasoner.contracts.answers import Plan
 from logreasoner.contracts.retrieval import DefaultRetriever
 from logreasoner.programs.plan_text import compact_plan
 
-__all__ = ["PLAN_FIELDS", "PLAN_CHOICE_MODES", "PlanChoices", "check_plan_choice_mode", "method_plan_choices",
-           "plan_choice_schema", "plan_json"]
+__all__ = ["PLAN_FIELDS", "PLAN_CHOICE_MODES", "PlanChoices", "check_plan_choice_mode", "method_templates",
+           "method_plan_choices", "plan_choice_schema", "plan_json"]
 
 PLAN_FIELDS = ("problem_overview", "key_challenges", "reasoning_steps")
 PLAN_CHOICE_MODES = ("steps", "paths")
@@ -56,22 +56,24 @@ def check_plan_choice_mode(mode: Any) -> str | None:
     return mode
 
 
-def method_plan_choices(task: Any, retriever: Any) -> list[Plan]:
-    """The distinct short plans of the task's method flowchart (one per path), in the store's order.
-
-    Empty when the task names no method flowchart, the retriever keeps no flowcharts (an in-memory retriever,
-    ``None``) or the flowchart has no paths: the planner then writes its plan freely.
-    """
+def method_templates(task: Any, retriever: Any) -> list[Any]:
+    """The thought templates of the task's method flowchart (one per path) that ``retriever`` keeps: [] when the
+    task names no method flowchart or the retriever keeps no flowcharts (an in-memory retriever, ``None``).
+    The experts read the same templates (``finetune.expert_base.method_plans``)."""
     fid = getattr(task, "method_flowchart", None)
     if not fid or retriever is None:
         return []
     if isinstance(retriever, DefaultRetriever):
         retriever = retriever.resolve()
     templates = getattr(retriever, "templates", None)
-    if not callable(templates):
-        return []
+    return list(templates(flowchart_id=fid)) if callable(templates) else []
+
+
+def method_plan_choices(task: Any, retriever: Any) -> list[Plan]:
+    """The distinct short plans of the task's method flowchart (one per path), in the store's order; [] when
+    :func:`method_templates` finds none: the planner then writes its plan freely."""
     plans: dict[str, Plan] = {}
-    for template in templates(flowchart_id=fid):
+    for template in method_templates(task, retriever):
         plan = compact_plan(template)
         if plan.reasoning_steps:
             plans.setdefault(plan_json(plan), plan)
@@ -91,18 +93,15 @@ def _strings(values: list[str]) -> dict:
             "minItems": len(values), "maxItems": len(values)}
 
 
-def plan_choice_schema(schema: dict, choices: PlanChoices | list[Plan] | None) -> dict:
-    """The planner's output schema narrowed to ``choices`` (a list of plans: mode ``"paths"``).
+def plan_choice_schema(schema: dict, choices: PlanChoices | None) -> dict:
+    """The planner's output schema narrowed to ``choices``.
 
     ``"steps"``: each field's items drawn from what the method's plans hold (enums), list lengths within theirs.
     ``"paths"``: one alternative per plan, every value a constant; each list a tuple of constants (llama.cpp's
     grammar reads it as such; lm-format-enforcer through ``lm.schema.untuple_schema``).
     A schema whose properties are not the plan's fields (another stage), or no choices, is returned unchanged.
     """
-    if isinstance(choices, PlanChoices):
-        plans, mode = list(choices.plans), choices.mode
-    else:
-        plans, mode = list(choices or []), "paths"
+    plans, mode = (list(choices.plans), choices.mode) if choices is not None else ([], "steps")
     props = schema.get("properties") or {}
     if not plans or set(props) != set(PLAN_FIELDS):
         return schema

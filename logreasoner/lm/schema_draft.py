@@ -163,14 +163,22 @@ def _constant(node: Any, depth: int = 0) -> Any:
         if not isinstance(items, list) or int(node.get("minItems", 0)) != len(items) \
                 or int(node.get("maxItems", -1)) != len(items):
             return _NOT_CONSTANT
-        values = [_constant(it, depth + 1) for it in items]
-        return _NOT_CONSTANT if any(v is _NOT_CONSTANT for v in values) else values
+        values = []
+        for it in items:
+            values.append(_constant(it, depth + 1))
+            if values[-1] is _NOT_CONSTANT:
+                return _NOT_CONSTANT
+        return values
     if kind == "object" or "properties" in node:
         props = node.get("properties") or {}
         if set(node.get("required") or ()) != set(props):
             return _NOT_CONSTANT
-        values = {k: _constant(props[k], depth + 1) for k in _keys(node)}
-        return _NOT_CONSTANT if any(v is _NOT_CONSTANT for v in values.values()) else values
+        out = {}
+        for k in _keys(node):
+            out[k] = _constant(props[k], depth + 1)
+            if out[k] is _NOT_CONSTANT:
+                return _NOT_CONSTANT
+        return out
     return _NOT_CONSTANT
 
 

@@ -14,7 +14,7 @@ from logreasoner.lm.schema import cap_schema, untuple_schema
 from logreasoner.lm.schema_draft import SchemaDraft, constant_texts
 from logreasoner.programs import InMemoryRetriever, LogReasoner, builtin_plans
 from logreasoner.programs.compact import CompactAdapter
-from logreasoner.programs.plan_choices import method_plan_choices, plan_choice_schema, plan_json
+from logreasoner.programs.plan_choices import PlanChoices, method_plan_choices, plan_choice_schema, plan_json
 from logreasoner.programs.signatures import coarse_plan_signature, step_signature
 from logreasoner.contracts.answers import AnomalyAnswer
 from logreasoner.tasks import get_task
@@ -64,7 +64,7 @@ def test_the_choices_are_the_distinct_short_plans_of_the_tasks_method_flowchart(
 def test_the_schema_allows_exactly_the_choices_as_the_student_was_trained_to_write_them():
     choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
     plan_schema = CompactAdapter().output_schema(coarse_plan_signature("Decide."))
-    schema = cap_schema(plan_choice_schema(plan_schema, choices))
+    schema = cap_schema(plan_choice_schema(plan_schema, PlanChoices(tuple(choices), "paths")))
     assert len(schema["anyOf"]) == 2
     # every answer it allows, written as the compact adapter writes a training row's plan
     assert constant_texts(schema) == [plan_json(c) for c in choices]
@@ -87,8 +87,9 @@ def test_the_schema_allows_exactly_the_choices_as_the_student_was_trained_to_wri
     assert not accepts(free)
     # other stages, and no choices: unchanged
     step_schema = CompactAdapter().output_schema(step_signature("Decide.", AnomalyAnswer))
-    assert plan_choice_schema(step_schema, choices) is step_schema
-    assert plan_choice_schema(plan_schema, []) is plan_schema
+    assert plan_choice_schema(step_schema, PlanChoices(tuple(choices), "paths")) is step_schema
+    assert plan_choice_schema(plan_schema, None) is plan_schema
+    assert plan_choice_schema(plan_schema, PlanChoices((), "steps")) is plan_schema
 
 
 def test_llama_cpp_builds_the_grammar_of_the_choices():
@@ -97,7 +98,7 @@ def test_llama_cpp_builds_the_grammar_of_the_choices():
 
     choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
     plan_schema = CompactAdapter().output_schema(coarse_plan_signature("Decide."))
-    assert schema_grammar(cap_schema(plan_choice_schema(plan_schema, choices))) is not None
+    assert schema_grammar(cap_schema(plan_choice_schema(plan_schema, PlanChoices(tuple(choices), "paths")))) is not None
 
 
 class CharLlama:
@@ -112,7 +113,8 @@ class CharLlama:
 
 def test_drafts_write_what_the_open_choices_share_and_stop_where_they_branch():
     choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
-    schema = cap_schema(plan_choice_schema(CompactAdapter().output_schema(coarse_plan_signature("Decide.")), choices))
+    plan_schema = CompactAdapter().output_schema(coarse_plan_signature("Decide."))
+    schema = cap_schema(plan_choice_schema(plan_schema, PlanChoices(tuple(choices), "paths")))
     a, b = (plan_json(c) for c in choices)
     branch = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
     draft = SchemaDraft(CharLlama())
@@ -157,7 +159,8 @@ def test_drafts_stop_at_the_token_where_the_paths_branch():
     """The paths share `"... signature? ->"` and go on with `" yes"` or `" no"`: the draft ends after `" ->"`
     (a drafted lone `" "` is a position the model always rejects: it writes `" yes"`, not `" "` + `"yes"`)."""
     choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
-    schema = cap_schema(plan_choice_schema(CompactAdapter().output_schema(coarse_plan_signature("Decide.")), choices))
+    plan_schema = CompactAdapter().output_schema(coarse_plan_signature("Decide."))
+    schema = cap_schema(plan_choice_schema(plan_schema, PlanChoices(tuple(choices), "paths")))
     llm = WordLlama()
     draft = SchemaDraft(llm)
     draft.schema = schema
@@ -210,12 +213,16 @@ def test_the_program_asks_a_grammar_model_to_plan_with_the_methods_steps(plan_ch
         assert "enum" not in json.dumps(planner_schema)
     assert out.plan.reasoning_steps == choices[0].reasoning_steps and out.answer.verdict == "abnormal"
     assert "anyOf" not in step_schema
+    if plan_choices:
+        store = prog.retriever
+        again = ScriptedEngine([json.loads(plan_json(choices[0])), STEPS])
+        with dspy.context(lm=dspy.LM("local/scripted", engine=again, cache=False)):
+            prog(log=LOG)
+        assert store.asked == [FID]  # the method's plans are read once per program, not per answer
 
 
 def test_steps_mode_lets_the_model_compose_known_steps_only():
     from lmformatenforcer import JsonSchemaParser
-
-    from logreasoner.programs.plan_choices import PlanChoices
 
     choices = method_plan_choices(get_task("anomaly"), StoreLike([], PATHS))
     plan_schema = CompactAdapter().output_schema(coarse_plan_signature("Decide."))
