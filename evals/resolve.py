@@ -1,8 +1,9 @@
 """Program and model names on the command line -> objects the runner calls.
 
 Programs: the LLM programs of ``logreasoner.programs.build_program`` (``coarse_to_fine``, ``direct``, ``cot``,
-``coarse_to_fine_noretrieval``) and the baselines of :mod:`.baselines` (``drain3``, ``keyword``, ``level``).
-Baselines take an argument after a colon: ``level:FATAL`` (levels, comma-separated), ``keyword:<regex>``.
+``coarse_to_fine_noretrieval``), the parser ``logreasoner parse`` runs (``batch_parse``, over ``direct``; ``batch_parse:cot``
+over another program; :mod:`.batch_program`) and the baselines of :mod:`.baselines` (``drain3``, ``keyword``,
+``level``). Baselines take an argument after a colon: ``level:FATAL`` (levels, comma-separated), ``keyword:<regex>``.
 Models: any spec ``logreasoner.lm.load_lm`` accepts (``local``, ``openai/gpt-4o-mini``, ...).
 """
 
@@ -14,6 +15,7 @@ from typing import Any, Callable
 
 from logreasoner.errors import ConfigError
 from logreasoner.evals import baselines
+from logreasoner.evals.batch_program import BATCH_PARSE, BatchParseProgram
 from logreasoner.programs.compiled import compiled_task, is_compiled_path
 from logreasoner.programs.kinds import PROGRAM_KINDS, program_kind
 from logreasoner.programs.resolve import resolve_program
@@ -21,7 +23,7 @@ from logreasoner.programs.resolve import resolve_program
 __all__ = ["LLM_PROGRAMS", "BASELINE_PROGRAMS", "ALL_PROGRAMS", "ProgramSpec", "parse_program", "load_model",
            "is_local_model"]
 
-LLM_PROGRAMS = PROGRAM_KINDS
+LLM_PROGRAMS = PROGRAM_KINDS + (BATCH_PARSE,)
 BASELINE_PROGRAMS = tuple(baselines.BASELINES)
 ALL_PROGRAMS = LLM_PROGRAMS + BASELINE_PROGRAMS
 
@@ -66,6 +68,13 @@ def parse_program(spec: str, custom: dict[str, Any] | None = None) -> ProgramSpe
         if arg:
             raise ConfigError(f"program {kind!r} takes no argument (got {spec!r})", f"use --program {kind}")
         return ProgramSpec(spec, True, _resolver(kind))
+    if kind == BATCH_PARSE:
+        inner = arg or "direct"
+        if program_kind(inner) is None:
+            raise ConfigError(f"batch_parse runs one of the LLM programs, not {inner!r}",
+                              f"use --program batch_parse or batch_parse:<{'|'.join(PROGRAM_KINDS)}>")
+        return ProgramSpec(spec, True, lambda task, _p=program_kind(inner): BatchParseProgram(_p),
+                           BatchParseProgram.tasks)
     if kind in baselines.BASELINES:
         kw: dict[str, Any] = {}
         if arg and kind == "level":
