@@ -9,12 +9,14 @@ lines are parsed on the first example of that system the runner asks for, under 
 (``dspy.context``), and every later line of the system is read from that parse; no template cache is read or
 written (an eval must not depend on what earlier runs left behind). Each answer carries its ``origin``:
 ``model`` (the model's template, as written or merged with Drain's) or ``drain`` (the model's answer failed the
-check, or it gave none).
+check, or it gave none); the example whose call parsed its system also carries ``parsed_group`` (lines, groups,
+model calls, templates taken, rejected answers, fallback lines, seconds).
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from typing import Any, Iterable
 
 import dspy
@@ -75,9 +77,11 @@ class BatchParseProgram(dspy.Module):
             return self.fixed_settings
         return BatchParseSettings.for_system(str(group) if group is not None else None)
 
-    def _parse(self, group: Any, line: str) -> tuple[str, str]:
+    def _parse(self, group: Any, line: str) -> tuple[str, str, dict | None]:
+        """(template, origin, what the parse did if this call parsed the group, else None)."""
         with self._group_lock(group):
             table = self._parsed.get(group)
+            parsed = None
             if table is None or line not in table:
                 # a group's lines at once (a line the runner did not show in prepare: with them, and parsed again)
                 lines = self._lines.setdefault(group, [])
@@ -91,7 +95,8 @@ class BatchParseProgram(dspy.Module):
                     table.setdefault(ln, (template, origin))
                 self._parsed[group] = table
                 self.stats[group] = result.stats
-            return table[line]
+                parsed = {k: v for k, v in asdict(result.stats).items() if k != "cache_hits"}
+            return (*table[line], parsed)
 
     def forward(self, log: str, question: str | None = None, labels: list[str] | None = None,
                 meta: dict | None = None) -> dspy.Prediction:
@@ -99,5 +104,7 @@ class BatchParseProgram(dspy.Module):
         line = _first_line(log)
         if not line:
             return dspy.Prediction(answer=None, format_error="the example has no log line to parse", raw=None)
-        template, origin = self._parse(group, line)
-        return dspy.Prediction(answer=ParseAnswer(template=template), format_error=None, raw=None, origin=origin)
+        template, origin, parsed = self._parse(group, line)
+        extra = {"parsed_group": parsed} if parsed is not None else {}
+        return dspy.Prediction(answer=ParseAnswer(template=template), format_error=None, raw=None, origin=origin,
+                               **extra)

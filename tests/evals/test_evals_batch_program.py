@@ -32,7 +32,9 @@ def test_each_system_is_parsed_once_and_each_answer_says_where_it_came_from():
     assert first.format_error is None
     calls = len(lm.history)
     assert calls == 1  # one group, one ask
-    assert _ask(prog, lm, SSH[3], "ssh").answer.template == "Disconnected from <*> port <*>"
+    assert first.parsed_group["model_calls"] == 1 and first.parsed_group["lines"] == len(SSH)
+    again = _ask(prog, lm, SSH[3], "ssh")
+    assert again.answer.template == "Disconnected from <*> port <*>" and "parsed_group" not in again
     assert len(lm.history) == calls  # read from the system's parse
     # the same answer does not fit the other system's lines: Drain's template, marked as such
     web = _ask(prog, lm, WEB[1], "web")
