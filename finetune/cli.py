@@ -115,12 +115,22 @@ def ship(config: Optional[Path] = _CONFIG, run_dir: Optional[Path] = _RUN_DIR,
              "repeat it to join several runs (a dataset and program may be scored in one of them only)")),
          scores_model: Optional[str] = typer.Option(None, "--scores-model", help=(
              "the student's model name in that results.json, when the run scored several models")),
+         card_only: bool = typer.Option(False, "--card-only", help=(
+             "only put the --scores on the card of the student already in --to (its adapter untouched, no run "
+             "folder needed): after a change to the program it is asked with")),
          as_json: bool = _JSON) -> None:
     """Ship the run's final adapter with a provenance card (sources, licences, recipe hash, held-back scores)."""
-    from logreasoner.finetune.ship import held_back_scores, merge_held_back, ship_student
+    from logreasoner.finetune.ship import held_back_scores, merge_held_back, rescore_card, ship_student
 
-    p = _pipeline(config, run_dir)
     held = merge_held_back([(str(s), held_back_scores(s, scores_model)) for s in scores]) if scores else None
+    if card_only:
+        card = rescore_card(to, held or {})
+        if as_json:
+            typer.echo(json.dumps(card, indent=1, default=str))
+        else:
+            typer.echo(f"new held-back scores on the card in {to}: {', '.join(sorted(held or {}))}")
+        return
+    p = _pipeline(config, run_dir)
     card = ship_student(p.run_dir, to, recipe=config, held_back=held)
     if as_json:
         typer.echo(json.dumps(card, indent=1, default=str))

@@ -19,7 +19,8 @@ from typing import Any
 
 from logreasoner.errors import ConfigError
 
-__all__ = ["ship_student", "training_sources", "held_back_scores", "merge_held_back", "MAX_ADAPTER_MB"]
+__all__ = ["ship_student", "rescore_card", "training_sources", "held_back_scores", "merge_held_back",
+           "MAX_ADAPTER_MB"]
 
 MAX_ADAPTER_MB = 20.0
 
@@ -161,4 +162,32 @@ def ship_student(run_dir: str | Path, dest: str | Path, *, recipe: str | Path | 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (dest / "card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
+    return card
+
+
+def rescore_card(dest: str | Path, held_back: dict[str, Any]) -> dict[str, Any]:
+    """Put new held-back scores into the card of a student already shipped in ``dest`` (no run folder needed, the
+    adapter is not touched): after a change to the program the student is asked with, re-score it and replace the
+    card's figures of each dataset and program scored again; the others stay, and the card says when each
+    dataset's figures were last replaced (``held_back_measured``)."""
+    dest = Path(dest)
+    card_path = dest / "card.json"
+    if not card_path.is_file():
+        raise ConfigError(f"{dest} holds no card.json", "ship the student first (logreasoner finetune ship --to ...)")
+    card = json.loads(card_path.read_text())
+    adapter = dest / str(card.get("adapter") or "adapter.gguf")
+    if not adapter.is_file() or _sha256(adapter) != card.get("adapter_sha256"):
+        raise ConfigError(f"the adapter in {dest} is not the one its card describes",
+                          "ship the student again from its run folder (logreasoner finetune ship --to ...)")
+    if not held_back:
+        raise ConfigError("no held-back scores to put on the card", "pass --scores with an eval run's results.json")
+    table = dict(card.get("held_back") or {})
+    measured = dict(card.get("held_back_measured") or {})
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for dataset, programs in held_back.items():
+        table[dataset] = {**(table.get(dataset) or {}), **programs}
+        measured[dataset] = now
+    card["held_back"] = table
+    card["held_back_measured"] = measured
+    card_path.write_text(json.dumps(card, indent=1, default=str) + "\n")
     return card

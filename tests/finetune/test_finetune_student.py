@@ -149,6 +149,28 @@ def test_ship_writes_the_adapter_and_its_card(tmp_path):
     assert len(card["recipe_sha256"]) == 64
 
 
+def test_a_shipped_card_takes_new_held_back_scores_without_its_run_folder(tmp_path):
+    from logreasoner.errors import ConfigError
+    from logreasoner.finetune.ship import rescore_card, ship_student
+
+    dest = tmp_path / "dest"
+    ship_student(_fake_run(tmp_path, "bgl_anomaly"), dest, held_back={
+        "bgl_anomaly": {"direct": {"f1": 0.1}, "coarse_to_fine": {"f1": 0.5}}, "loghub_parse": {"direct": {"ga": 0.7}}})
+    card = rescore_card(dest, {"bgl_anomaly": {"coarse_to_fine": {"f1": 0.6}},
+                               "loghub_parse": {"batch_parse": {"ga": 0.97}}})
+    assert card["held_back"]["bgl_anomaly"] == {"direct": {"f1": 0.1}, "coarse_to_fine": {"f1": 0.6}}
+    assert card["held_back"]["loghub_parse"] == {"direct": {"ga": 0.7}, "batch_parse": {"ga": 0.97}}
+    assert set(card["held_back_measured"]) == {"bgl_anomaly", "loghub_parse"}
+    assert json.loads((dest / "card.json").read_text())["held_back"] == card["held_back"]
+    with pytest.raises(ConfigError, match="no held-back scores"):
+        rescore_card(dest, {})
+    (dest / "adapter.gguf").write_bytes(b"another adapter")
+    with pytest.raises(ConfigError, match="not the one its card describes"):
+        rescore_card(dest, {"bgl_anomaly": {"direct": {"f1": 0.2}}})
+    with pytest.raises(ConfigError, match="no card.json"):
+        rescore_card(tmp_path / "nowhere", {"bgl_anomaly": {"direct": {"f1": 0.2}}})
+
+
 def _cell(dataset, program, model, score, split="test"):
     return {"dataset": dataset, "program": program, "model": model, "split": split, "n": 100, "primary_metric": "f1",
             "score": score, "format_failure_rate": 0.0, "degenerate_rate": 0.07}
