@@ -18,6 +18,15 @@ def test_quick_suite_programs_and_limit():
     assert get_suite("dev").split == "dev" and get_suite("full").limit is None
 
 
+def test_the_longer_suites_score_the_parser_users_run():
+    from logreasoner.evals.resolve import parse_program
+
+    for name in ("dev", "full"):
+        programs = get_suite(name).programs
+        assert "batch_parse" in programs and "batch_parse" not in get_suite("quick").programs
+        assert all(parse_program(p) for p in programs)  # every name resolves
+
+
 def test_a_suite_run_takes_the_suite_programs_unless_given():
     assert RunConfig(suite="quick").programs == list(get_suite("quick").programs)
     assert RunConfig(suite="quick", programs=["level"]).programs == ["level"]
