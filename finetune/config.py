@@ -161,7 +161,9 @@ class SFTDataConfig(_Strict):
 class SFTPhase(_Strict):
     name: str
     data: list[Literal["thought", "stepwise", "direct", "cot"]]
-    continue_from: str | None = Field("previous", description="'previous' phase's adapter, a path, or None")
+    continue_from: str | None = Field("previous", description=(
+        "'previous' phase's adapter, another phase's name, a PEFT adapter folder, a GGUF LoRA file (e.g. the "
+        "shipped student's logreasoner/data/student/adapter.gguf, imported into the run folder), or None"))
     trl: dict[str, Any] = Field(default_factory=dict, description="overrides of [sft.trl] for this phase")
     # unset, these two stay out of the phase's dump: the keys of runs made before they existed do not change
     select: dict[str, dict[str, int]] | None = Field(None, exclude_if=lambda v: v is None, description=(

@@ -9,6 +9,8 @@ after it stale.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import shutil
 from pathlib import Path
@@ -225,8 +227,12 @@ class Pipeline:
             # the adapter this phase continues: the previous phase's, another phase's (by name), a folder, or none
             prior = previous if ph.continue_from == "previous" else None
             init = self.phase_adapter(prior) if prior else None
+            imported: list[str] = []  # an imported adapter's folder is named by its content: a new file, a new key
             if ph.continue_from and ph.continue_from != "previous":
-                if Path(ph.continue_from).exists():
+                if Path(ph.continue_from).suffix == ".gguf":  # a shipped student's adapter: its PEFT form
+                    init = self._imported_adapter(Path(ph.continue_from))
+                    imported = [init.name]
+                elif Path(ph.continue_from).exists():
                     init = Path(ph.continue_from)
                 else:
                     prior = ph.continue_from
@@ -234,7 +240,7 @@ class Pipeline:
             previous = ph.name
             if phase is not None and ph.name != phase:
                 continue
-            chash = self._key(SFT, part_cfg=ph, prior=prior)
+            chash = self._key(SFT, *imported, part_cfg=ph, prior=prior)
 
             def run(out: dict, ph=ph, init=init) -> None:
                 if init is not None and not (init / "adapter_config.json").is_file():
@@ -250,6 +256,21 @@ class Pipeline:
         if phase is not None and phase not in results:
             raise ConfigError(f"no SFT phase named {phase!r}", f"choose one of: {', '.join(p.name for p in self.phases)}")
         return results
+
+    def _imported_adapter(self, gguf_path: Path) -> Path:
+        """A GGUF LoRA (a shipped student's ``adapter.gguf``) as a PEFT folder in the run folder, written once."""
+        from logreasoner.finetune.gguf_lora import import_gguf_lora
+        from logreasoner.finetune.student import student_hf_dir
+
+        if not gguf_path.is_file():
+            raise ConfigError(f"continue_from names {gguf_path}, which does not exist",
+                              "name an adapter.gguf (logreasoner/data/student/adapter.gguf is the shipped student's)")
+        digest = hashlib.sha256(gguf_path.read_bytes()).hexdigest()[:12]
+        folder = self.cfg.run_dir / "imported" / f"{gguf_path.stem}-{digest}"
+        if not (folder / "adapter_config.json").is_file():
+            import_gguf_lora(gguf_path, folder, base_config=student_hf_dir(self.cfg.student),
+                             base_model=self.cfg.student)
+        return folder
 
     def mine_examples(self) -> list:
         """The mining pool (:func:`~logreasoner.finetune.mine_pool.mine_pool`) of this run's training examples."""

@@ -100,6 +100,49 @@ def test_a_stage_run_again_makes_only_the_stages_reading_it_stale(tmp_path, monk
     assert {k for k in before if before[k] != after[k]} == {"mine", "export"}
 
 
+def test_a_phase_continues_a_shipped_gguf_adapter_imported_once_and_keyed_by_its_content(tmp_path, monkeypatch):
+    import logreasoner.finetune.gguf_lora as gl
+    import logreasoner.finetune.student as fs
+
+    imports = []
+
+    def fake_import(path, folder, *, base_config, base_model):
+        imports.append(path.name)
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text("{}")
+        return folder
+
+    monkeypatch.setattr(gl, "import_gguf_lora", fake_import)
+    monkeypatch.setattr(fs, "student_hf_dir", lambda spec: tmp_path / "hf")
+    ship = tmp_path / "adapter.gguf"
+
+    def phase_key(run):
+        cfg = FinetuneConfig.model_validate({
+            "run_dir": str(tmp_path / run), "student": "local-base",
+            "sft": {"phases": [{"name": "more", "data": ["direct"], "continue_from": str(ship)}]}})
+        p = Pipeline(cfg, train_examples=[], test_examples=[], progress=False)
+        return _keys_of(p, monkeypatch, lambda: p.sft("more"))
+
+    ship.write_bytes(b"lora one")
+    first = phase_key("a")
+    assert phase_key("a") == first and imports == ["adapter.gguf"]  # imported once into the run folder
+    ship.write_bytes(b"lora two")
+    assert phase_key("a") != first and len(imports) == 2  # another adapter behind the same path: a new key
+    ship.unlink()
+    with pytest.raises(ConfigError, match="does not exist"):
+        phase_key("a")
+
+
+def _keys_of(p, monkeypatch, call):
+    def done(self, name, chash=None):
+        raise _Asked(name, chash)
+
+    monkeypatch.setattr(RunState, "done", done)
+    with pytest.raises(_Asked) as asked:
+        call()
+    return asked.value.args[1]
+
+
 def test_run_dispatches_the_chosen_stages_in_declared_order(tmp_path, monkeypatch):
     p = _pipeline(tmp_path)
     called = []
