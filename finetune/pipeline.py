@@ -373,7 +373,7 @@ class Pipeline:
             return self.cfg.student
         adapter = self.variant_adapter(variant)
         if adapter is None or not (adapter / "adapter_config.json").is_file():
-            raise ConfigError(f"no {variant} adapter at {adapter}", f"run the stage that writes it first")
+            raise ConfigError(f"no {variant} adapter at {adapter}", "run the stage that writes it first")
         extra: dict[str, Any] = {"trained_by": "logreasoner.finetune", "final_stage": variant}
         if resolve_student(self.cfg.student)[1] is not None:
             extra["gguf_adapter"] = gguf_adapter_for(adapter, self.cfg.student).name
