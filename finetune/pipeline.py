@@ -260,7 +260,7 @@ class Pipeline:
     def _imported_adapter(self, gguf_path: Path) -> Path:
         """A GGUF LoRA (a shipped student's ``adapter.gguf``) as a PEFT folder in the run folder, written once."""
         from logreasoner.finetune.gguf_lora import import_gguf_lora
-        from logreasoner.finetune.student import student_hf_dir
+        from logreasoner.finetune.student import ensure_student_folder
 
         if not gguf_path.is_file():
             raise ConfigError(f"continue_from names {gguf_path}, which does not exist",
@@ -268,7 +268,7 @@ class Pipeline:
         digest = hashlib.sha256(gguf_path.read_bytes()).hexdigest()[:12]
         folder = self.cfg.run_dir / "imported" / f"{gguf_path.stem}-{digest}"
         if not (folder / "adapter_config.json").is_file():
-            import_gguf_lora(gguf_path, folder, base_config=student_hf_dir(self.cfg.student),
+            import_gguf_lora(gguf_path, folder, base_config=ensure_student_folder(self.cfg.student),
                              base_model=self.cfg.student)
         return folder
 

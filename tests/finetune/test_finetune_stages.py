@@ -113,7 +113,7 @@ def test_a_phase_continues_a_shipped_gguf_adapter_imported_once_and_keyed_by_its
         return folder
 
     monkeypatch.setattr(gl, "import_gguf_lora", fake_import)
-    monkeypatch.setattr(fs, "student_hf_dir", lambda spec: tmp_path / "hf")
+    monkeypatch.setattr(fs, "ensure_student_folder", lambda spec: tmp_path / "hf")
     ship = tmp_path / "adapter.gguf"
 
     def phase_key(run):
