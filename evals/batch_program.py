@@ -25,7 +25,7 @@ from logreasoner.contracts.answers import ParseAnswer
 from logreasoner.errors import ConfigError
 from logreasoner.logs.batch_parse import BatchParser, BatchParseSettings, ParseStats
 from logreasoner.programs.group_template import ProgramTemplater
-from logreasoner.programs.kinds import PROGRAM_KINDS
+from logreasoner.programs.kinds import PROGRAM_KINDS, program_kind
 
 __all__ = ["BatchParseProgram", "BATCH_PARSE"]
 
@@ -46,10 +46,10 @@ class BatchParseProgram(dspy.Module):
     def __init__(self, program: str = "direct", group_field: str = "system",
                  settings: BatchParseSettings | None = None) -> None:
         super().__init__()
-        if program not in PROGRAM_KINDS:
+        self.inner = program_kind(program)
+        if self.inner is None:
             raise ConfigError(f"batch_parse runs one of the LLM programs, not {program!r}",
-                              f"use --program batch_parse:<{'|'.join(PROGRAM_KINDS)}>")
-        self.inner = program
+                              f"use --program batch_parse or batch_parse:<{'|'.join(PROGRAM_KINDS)}>")
         self.group_field = group_field
         self.fixed_settings = settings
         self._lines: dict[Any, list[str]] = {}

@@ -69,12 +69,8 @@ def parse_program(spec: str, custom: dict[str, Any] | None = None) -> ProgramSpe
             raise ConfigError(f"program {kind!r} takes no argument (got {spec!r})", f"use --program {kind}")
         return ProgramSpec(spec, True, _resolver(kind))
     if kind == BATCH_PARSE:
-        inner = arg or "direct"
-        if program_kind(inner) is None:
-            raise ConfigError(f"batch_parse runs one of the LLM programs, not {inner!r}",
-                              f"use --program batch_parse or batch_parse:<{'|'.join(PROGRAM_KINDS)}>")
-        return ProgramSpec(spec, True, lambda task, _p=program_kind(inner): BatchParseProgram(_p),
-                           BatchParseProgram.tasks)
+        inner = BatchParseProgram(arg or "direct").inner  # a bad name fails here, before any run
+        return ProgramSpec(spec, True, lambda task: BatchParseProgram(inner), BatchParseProgram.tasks)
     if kind in baselines.BASELINES:
         kw: dict[str, Any] = {}
         if arg and kind == "level":

@@ -108,7 +108,7 @@ def import_gguf_lora(gguf_path: str | Path, out_dir: str | Path, *, base_config:
                      base_model: str = "local-base") -> Path:
     """Write a PEFT LoRA folder (``adapter_config.json`` + ``adapter_model.safetensors``) from a llama.cpp GGUF LoRA
     that :func:`export_gguf_lora` wrote, e.g. the shipped student's ``adapter.gguf``: an SFT phase may continue from
-    it (``continue_from = "<folder>"``) when the run folder that made it is gone. Rank, target modules and layers
+    it (``continue_from = "<folder>"``, or the ``.gguf`` itself) when the run folder that made it is gone. Rank, target modules and layers
     are read from the tensors; the scale is kept (PEFT's alpha / r equals llama.cpp's)."""
     import gguf
     import numpy as np

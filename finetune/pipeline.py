@@ -9,8 +9,6 @@ after it stale.
 
 from __future__ import annotations
 
-import hashlib
-
 import json
 import shutil
 from pathlib import Path
@@ -230,7 +228,7 @@ class Pipeline:
             imported: list[str] = []  # an imported adapter's folder is named by its content: a new file, a new key
             if ph.continue_from and ph.continue_from != "previous":
                 if Path(ph.continue_from).suffix == ".gguf":  # a shipped student's adapter: its PEFT form
-                    init = self._imported_adapter(Path(ph.continue_from))
+                    init = self._imported_folder(Path(ph.continue_from))  # written when the phase runs
                     imported = [init.name]
                 elif Path(ph.continue_from).exists():
                     init = Path(ph.continue_from)
@@ -242,7 +240,9 @@ class Pipeline:
                 continue
             chash = self._key(SFT, *imported, part_cfg=ph, prior=prior)
 
-            def run(out: dict, ph=ph, init=init) -> None:
+            def run(out: dict, ph=ph, init=init, imported=imported) -> None:
+                if imported and not (init / "adapter_config.json").is_file():
+                    self._import_adapter(Path(ph.continue_from), init)
                 if init is not None and not (init / "adapter_config.json").is_file():
                     raise ConfigError(f"SFT phase {ph.name!r} continues from {init}, which does not exist",
                                       "run the earlier phase first")
@@ -257,20 +257,22 @@ class Pipeline:
             raise ConfigError(f"no SFT phase named {phase!r}", f"choose one of: {', '.join(p.name for p in self.phases)}")
         return results
 
-    def _imported_adapter(self, gguf_path: Path) -> Path:
-        """A GGUF LoRA (a shipped student's ``adapter.gguf``) as a PEFT folder in the run folder, written once."""
-        from logreasoner.finetune.gguf_lora import import_gguf_lora
-        from logreasoner.finetune.student import ensure_student_folder
+    def _imported_folder(self, gguf_path: Path) -> Path:
+        """Where a GGUF LoRA (a shipped student's ``adapter.gguf``) lives as a PEFT folder in the run folder: named
+        by the file's content, so another adapter behind the same path is another folder (and another key)."""
+        from logreasoner.lm.registry import sha256_file
 
         if not gguf_path.is_file():
             raise ConfigError(f"continue_from names {gguf_path}, which does not exist",
                               "name an adapter.gguf (logreasoner/data/student/adapter.gguf is the shipped student's)")
-        digest = hashlib.sha256(gguf_path.read_bytes()).hexdigest()[:12]
-        folder = self.cfg.run_dir / "imported" / f"{gguf_path.stem}-{digest}"
-        if not (folder / "adapter_config.json").is_file():
-            import_gguf_lora(gguf_path, folder, base_config=ensure_student_folder(self.cfg.student),
-                             base_model=self.cfg.student)
-        return folder
+        return self.cfg.run_dir / "imported" / f"{gguf_path.stem}-{sha256_file(gguf_path)[:12]}"
+
+    def _import_adapter(self, gguf_path: Path, folder: Path) -> None:
+        from logreasoner.finetune.gguf_lora import import_gguf_lora
+        from logreasoner.finetune.student import ensure_student_folder
+
+        import_gguf_lora(gguf_path, folder, base_config=ensure_student_folder(self.cfg.student),
+                         base_model=self.cfg.student)
 
     def mine_examples(self) -> list:
         """The mining pool (:func:`~logreasoner.finetune.mine_pool.mine_pool`) of this run's training examples."""

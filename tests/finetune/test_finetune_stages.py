@@ -102,9 +102,11 @@ def test_a_stage_run_again_makes_only_the_stages_reading_it_stale(tmp_path, monk
 
 def test_a_phase_continues_a_shipped_gguf_adapter_imported_once_and_keyed_by_its_content(tmp_path, monkeypatch):
     import logreasoner.finetune.gguf_lora as gl
+    import logreasoner.finetune.sft as fsft
+    import logreasoner.finetune.sft_data as fdata
     import logreasoner.finetune.student as fs
 
-    imports = []
+    imports, trained = [], []
 
     def fake_import(path, folder, *, base_config, base_model):
         imports.append(path.name)
@@ -114,23 +116,29 @@ def test_a_phase_continues_a_shipped_gguf_adapter_imported_once_and_keyed_by_its
 
     monkeypatch.setattr(gl, "import_gguf_lora", fake_import)
     monkeypatch.setattr(fs, "ensure_student_folder", lambda spec: tmp_path / "hf")
+    monkeypatch.setattr(fdata, "load_sft_dataset", lambda data, kinds: ["row"])
+    monkeypatch.setattr(fsft, "train_sft", lambda ds, out, **kw: trained.append(kw["init_adapter"]) or {"steps": 1})
     ship = tmp_path / "adapter.gguf"
 
-    def phase_key(run):
+    def pipeline():
         cfg = FinetuneConfig.model_validate({
-            "run_dir": str(tmp_path / run), "student": "local-base",
+            "run_dir": str(tmp_path / "run"), "student": "local-base",
             "sft": {"phases": [{"name": "more", "data": ["direct"], "continue_from": str(ship)}]}})
-        p = Pipeline(cfg, train_examples=[], test_examples=[], progress=False)
-        return _keys_of(p, monkeypatch, lambda: p.sft("more"))
+        return Pipeline(cfg, train_examples=[], test_examples=[], progress=False)
 
     ship.write_bytes(b"lora one")
-    first = phase_key("a")
-    assert phase_key("a") == first and imports == ["adapter.gguf"]  # imported once into the run folder
+    with monkeypatch.context() as m:
+        first = _keys_of(pipeline(), m, lambda p: p.sft("more"))
+    assert imports == []  # a key needs the file's content, not its import (the base model is not converted)
     ship.write_bytes(b"lora two")
-    assert phase_key("a") != first and len(imports) == 2  # another adapter behind the same path: a new key
+    with monkeypatch.context() as m:
+        assert _keys_of(pipeline(), m, lambda p: p.sft("more")) != first  # another adapter, same path: a new key
+    pipeline().sft("more")
+    assert imports == ["adapter.gguf"] and trained[0].parent.name == "imported"
+    assert (trained[0] / "adapter_config.json").is_file()
     ship.unlink()
     with pytest.raises(ConfigError, match="does not exist"):
-        phase_key("a")
+        pipeline().sft("more")
 
 
 def _keys_of(p, monkeypatch, call):
@@ -139,7 +147,7 @@ def _keys_of(p, monkeypatch, call):
 
     monkeypatch.setattr(RunState, "done", done)
     with pytest.raises(_Asked) as asked:
-        call()
+        call(p)
     return asked.value.args[1]
 
 
