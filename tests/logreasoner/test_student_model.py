@@ -26,6 +26,7 @@ def _download(model, dest: Path) -> Path:
 @pytest.fixture
 def student(monkeypatch, tmp_path):
     monkeypatch.setenv("LOGREASONER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LOGREASONER_EMBEDDED_WEIGHTS", "q4_1")  # the default; the fake payload cannot be converted
     base = EmbeddedModel(name="fake-base", package="fake-pkg", version="1.0", member="fake_pkg/tiny.gguf",
                          sha256=hashlib.sha256(PAYLOAD).hexdigest(), licence="MIT", description="base")
     adapter, card = tmp_path / "adapter.gguf", tmp_path / "card.json"
@@ -54,6 +55,21 @@ def test_tuned_model_runs_the_base_weights_with_its_adapter(student):
     assert engine_of(load_lm("fake-base", downloader=_download)).prompt_layout is None
     with pytest.raises(ModelUnavailableError, match="does not apply"):
         load_lm("hf:fake-student", downloader=_download)
+
+
+def test_embedded_weights_as_q4_0_when_asked(student, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    from logreasoner.lm import engine_of, load_lm
+    from logreasoner.lm import runtime_weights as rw
+
+    monkeypatch.setattr(rw, "_convert", lambda src, dst, ftype: dst.write_bytes(b"q4_0 of " + src.read_bytes()))
+    q41 = load_lm("fake-student", downloader=_download)
+    monkeypatch.setenv("LOGREASONER_EMBEDDED_WEIGHTS", "q4_0")
+    q40 = load_lm("fake-student", downloader=_download)
+    path = Path(engine_of(q40).model_path)
+    assert path.read_bytes() == b"q4_0 of " + PAYLOAD and path.name == "tiny.q4_0.gguf"
+    assert path.parent.name == "fake-base"  # in the model cache, beside the base's verified copy
+    assert q40.model != q41.model  # DSPy's cache never answers one format with the other's answers
 
 
 def test_a_missing_adapter_is_a_clear_error(student, monkeypatch):
