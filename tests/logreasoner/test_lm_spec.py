@@ -72,6 +72,10 @@ def test_parse_spec_forms(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelUnavailableError, match="holds no model"):
         parse_spec(str(tmp_path / "empty"))
+    assert parse_spec("local@q4_0") == parse_spec("local").__class__("embedded", "local", None, "q4_0")
+    assert parse_spec("llamacpp:local-base@q4_1").weights == "q4_1" and parse_spec("local").weights is None
+    with pytest.raises(ModelUnavailableError, match="local@q4_1 or local@q4_0"):
+        parse_spec("local@q2_k")
 
 
 def test_missing_api_key_is_clear(monkeypatch):

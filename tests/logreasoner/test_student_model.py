@@ -70,6 +70,21 @@ def test_embedded_weights_as_q4_0_when_asked(student, monkeypatch):
     assert path.read_bytes() == b"q4_0 of " + PAYLOAD and path.name == "tiny.q4_0.gguf"
     assert path.parent.name == "fake-base"  # in the model cache, beside the base's verified copy
     assert q40.model != q41.model  # DSPy's cache never answers one format with the other's answers
+    monkeypatch.delenv("LOGREASONER_EMBEDDED_WEIGHTS")  # the spec's own format, whatever the setting says
+    assert Path(engine_of(load_lm("fake-student@q4_0", downloader=_download)).model_path) == path
+    assert Path(engine_of(load_lm("fake-base@q4_1", downloader=_download)).model_path).read_bytes() == PAYLOAD
+
+
+def test_a_student_on_q4_0_weights_trains_on_their_conversion(student, monkeypatch):
+    from logreasoner.finetune.student import resolve_student
+    from logreasoner.lm import runtime_weights as rw
+
+    registry.resolve_embedded("fake-base", downloader=_download)  # pulled once, as `models pull` does
+    monkeypatch.setattr(rw, "stamp_for", lambda sha, fmt: {"sha": sha, "format": fmt})
+    monkeypatch.setattr(rw, "_convert", lambda src, dst, ftype: dst.write_bytes(b"q4_0 of " + src.read_bytes()))
+    folder, name = resolve_student("fake-base@q4_0")
+    assert (folder / name).read_bytes() == b"q4_0 of " + PAYLOAD and name == "tiny.q4_0.gguf"
+    assert resolve_student("fake-base")[1] == "tiny.gguf"
 
 
 def test_a_missing_adapter_is_a_clear_error(student, monkeypatch):
