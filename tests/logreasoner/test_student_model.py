@@ -75,6 +75,22 @@ def test_embedded_weights_as_q4_0_when_asked(student, monkeypatch):
     assert Path(engine_of(load_lm("fake-base@q4_1", downloader=_download)).model_path).read_bytes() == PAYLOAD
 
 
+def test_a_student_trained_on_q4_0_runs_on_q4_0(student, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    from logreasoner.lm import engine_of, load_lm
+    from logreasoner.lm import runtime_weights as rw
+
+    monkeypatch.setattr(rw, "stamp_for", lambda sha, fmt: {"sha": sha, "format": fmt})
+    monkeypatch.setattr(rw, "_convert", lambda src, dst, ftype: dst.write_bytes(b"q4_0 of " + src.read_bytes()))
+    monkeypatch.delenv("LOGREASONER_EMBEDDED_WEIGHTS")
+    card = json.loads(student.adapter_path.with_name("card.json").read_text())
+    student.adapter_path.with_name("card.json").write_text(json.dumps({**card, "base": "fake-base@q4_0"}))
+    assert Path(engine_of(load_lm("fake-student", downloader=_download)).model_path).name == "tiny.q4_0.gguf"
+    assert Path(engine_of(load_lm("fake-base", downloader=_download)).model_path).name == "tiny.gguf"  # untuned
+    monkeypatch.setenv("LOGREASONER_EMBEDDED_WEIGHTS", "q4_1")  # the setting, when given, wins over the card
+    assert Path(engine_of(load_lm("fake-student", downloader=_download)).model_path).name == "tiny.gguf"
+
+
 def test_a_student_on_q4_0_weights_trains_on_their_conversion(student, monkeypatch):
     from logreasoner.finetune.student import resolve_student
     from logreasoner.lm import runtime_weights as rw
