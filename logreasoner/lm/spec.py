@@ -284,6 +284,12 @@ def load_lm(
 
         path = str(resolve_embedded(ms.target, downloader=downloader))
         model = embedded_model(ms.target)
+        from logreasoner.settings import get_settings
+
+        if get_settings().embeddings is not False:  # the retrieval embedder the student was trained with
+            from logreasoner.lm.embedder_weights import fetch_embedder_quietly
+
+            fetch_embedder_quietly(automatic=True)
         name, chat_format = f"local/{model.name}", model.chat_format
         weights_id = f"|sha256={model.sha256}"
         if model.adapter and adapter is None:  # a tuned embedded model: base weights + the shipped GGUF LoRA
