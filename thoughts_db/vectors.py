@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -43,10 +44,33 @@ HNSW = {"connectivity": 16, "expansion_add": 64, "expansion_search": 128}
 _CHUNK = 500
 
 
+_STDCXX_LOADED = False
+
+
+def _usearch_index():
+    """usearch's ``Index`` class, imported after the system C++ runtime.
+
+    usearch's extension carries its own static copy of libstdc++ and exports its symbols; imported before llama.cpp
+    loads a model, llama.cpp binds to that copy and fails on the vocabulary (``error loading model vocabulary:
+    std::bad_cast``: the ``[local]`` install's first ``analyze``). Loading the system ``libstdc++.so.6`` globally
+    first (as pyarrow or torch do as a side effect in fuller installs) gives both one C++ runtime."""
+    global _STDCXX_LOADED
+    if not _STDCXX_LOADED:
+        _STDCXX_LOADED = True
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            with contextlib.suppress(OSError):
+                ctypes.CDLL("libstdc++.so.6", mode=ctypes.RTLD_GLOBAL)
+    from usearch.index import Index
+
+    return Index
+
+
 def vectors_available() -> bool:
     """True when usearch can be imported (hybrid retrieval needs it)."""
     try:
-        import usearch.index  # noqa: F401
+        _usearch_index()
     except ImportError:
         return False
     return True
@@ -126,8 +150,7 @@ class VectorIndex:
             log.info("vector index %s %s", self.path.name, how)
 
     def _new(self, ndim: int):
-        from usearch.index import Index
-
+        Index = _usearch_index()
         return Index(ndim=ndim, metric="cos", dtype=DTYPE, **HNSW)
 
     def _build(self, conn: sqlite3.Connection):
@@ -147,8 +170,7 @@ class VectorIndex:
     def _writable(self):
         """A copy to change (searches in other threads go on with the current one until it is swapped in)."""
         if self._view:
-            from usearch.index import Index
-
+            Index = _usearch_index()
             return Index.restore(str(self.path), view=False)  # a memory-mapped index must never be changed
         return None if self._index is None else self._index.copy()
 
@@ -188,8 +210,7 @@ class VectorIndex:
         return meta
 
     def _open_view(self, meta: dict) -> None:
-        from usearch.index import Index
-
+        Index = _usearch_index()
         try:
             index = Index.restore(str(self.path), view=True)
         except Exception as e:  # noqa: BLE001 - a damaged file is rebuilt, whatever usearch raises

@@ -261,3 +261,32 @@ def test_first_vectors_after_an_empty_index_are_added(tmp_path):
     assert store.retrieve("storage capacity", k=1)[0].source == "disk-full"
     assert len(store._vector_index()) == store.stats()["templates"]
     store.close()
+
+
+@pytest.mark.model
+def test_llama_cpp_still_loads_a_model_after_the_vector_index():
+    """usearch's extension carries a static libstdc++: imported first, llama.cpp failed to load any model
+    (`error loading model vocabulary: std::bad_cast`) in the `[local]` install. A fresh process: the order is what
+    matters, and this test process may already hold either library (or pandas, which hides the fault)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("usearch")
+    pytest.importorskip("llama_cpp")
+    from logreasoner.lm.registry import resolve_embedded
+
+    try:
+        local_gguf_path = str(resolve_embedded("local-base", allow_download=False))
+    except Exception:
+        pytest.skip("embedded model not pulled (run: logreasoner models pull local)")
+    # as in the `[local]` install: none of the libraries that load the system libstdc++ as a side effect
+    code = ("import sys\n"
+            "for name in ('pandas', 'pyarrow', 'torch', 'PIL', 'tantivy', 'sklearn', 'scipy'):\n"
+            "    sys.modules[name] = None\n"
+            "from logreasoner.thoughts_db.vectors import vectors_available\n"
+            "assert vectors_available()\n"
+            "import llama_cpp\n"
+            f"llama_cpp.Llama(model_path={local_gguf_path!r}, n_ctx=128, verbose=False)\n"
+            "print('loaded')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "loaded" in out.stdout, out.stderr[-2000:]
