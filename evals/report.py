@@ -133,7 +133,7 @@ def _by_group(cells: list[dict[str, Any]]) -> str:
 
 
 def render_report(results: dict[str, Any]) -> str:
-    run, v = results["run"], results.get("versions", {})
+    run, v, env = results["run"], results.get("versions", {}), results.get("environment", {})
     cells = results.get("cells", [])
     tot = results.get("totals", {})
     u = tot.get("usage", {})
@@ -144,6 +144,8 @@ def render_report(results: dict[str, Any]) -> str:
         f"- seed {results.get('seed')}; splits: {', '.join(sorted({c['split'] for c in cells})) or '-'}",
         f"- versions: logreasoner {v.get('logreasoner')}, dspy {v.get('dspy')}, python {v.get('python')}, "
         f"drain3 {v.get('drain3')}",
+        f"- retrieval of expert plans: {env.get('retrieval', 'not recorded')}; embedded weights: "
+        f"{env.get('embedded_weights', 'not recorded')}",
         f"- {tot.get('examples', 0)} examples scored; {tot.get('format_failures', 0)} format failures, "
         f"{tot.get('errors', 0)} errors; {u.get('lm_calls', 0)} LM calls, {u.get('total_tokens', 0)} tokens, "
         f"{u.get('cache_hits', 0)} cache hits, cost ${u.get('cost', 0.0):.4f}",

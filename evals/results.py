@@ -19,7 +19,7 @@ from logreasoner.evals.config import RunConfig
 from logreasoner.evals.planning import Cell
 from logreasoner.evals.usage import EMPTY_USAGE, add_usage
 
-__all__ = ["versions", "cell_result", "build_results", "write_outputs"]
+__all__ = ["versions", "environment", "cell_result", "build_results", "write_outputs"]
 
 
 def versions() -> dict[str, str]:
@@ -33,6 +33,24 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def environment() -> dict[str, str]:
+    """What changes the answers of an in-process model besides its weights file: how expert plans are retrieved
+    (the shipped student was trained with hybrid retrieval; lexical alone hands it other plans) and the embedded
+    weight format. Recorded in results.json and shown in the report, so two runs can be told apart."""
+    from logreasoner.settings import get_settings
+    from logreasoner.thoughts_db.embed import embeddings_available
+    from logreasoner.thoughts_db.vectors import vectors_available
+
+    settings = get_settings()
+    if settings.embeddings is False:
+        retrieval = "lexical (LOGREASONER_EMBEDDINGS=0)"
+    elif embeddings_available() and vectors_available():
+        retrieval = "hybrid"
+    else:
+        retrieval = "lexical (no embedder here: logreasoner models pull local)"
+    return {"retrieval": retrieval, "embedded_weights": settings.embedded_weights or "as trained"}
 
 
 def cell_result(cell: Cell, latest: dict[str, dict[str, Any]], n_resamples: int, seed: int) -> dict[str, Any]:
@@ -89,6 +107,7 @@ def build_results(config: RunConfig, cells: list[Cell], log: SampleLog, skipped:
         "config": json.loads(config.model_dump_json()),
         "seed": config.seed,
         "versions": versions(),
+        "environment": environment(),
         "cells": cell_results,
         "skipped": skipped,
         "totals": {

@@ -68,6 +68,21 @@ def test_scores_and_outputs(fixtures, tmp_path):
     assert recs[0]["input"]["log"] and recs[0]["gold"] in ("normal", "abnormal") and recs[0]["score"] == 1.0
     report = (tmp_path / "run" / "report.md").read_text()
     assert "| dataset | task | metric |" in report and "fake @ dummy" in report
+    assert saved["environment"]["embedded_weights"] in ("as trained", "q4_0", "q4_1")
+    assert f"- retrieval of expert plans: {saved['environment']['retrieval']}; " in report
+
+
+def test_results_say_how_plans_were_retrieved(monkeypatch):
+    from logreasoner.evals.results import environment
+
+    monkeypatch.setenv("LOGREASONER_EMBEDDINGS", "0")
+    monkeypatch.setenv("LOGREASONER_EMBEDDED_WEIGHTS", "q4_0")
+    assert environment() == {"retrieval": "lexical (LOGREASONER_EMBEDDINGS=0)", "embedded_weights": "q4_0"}
+    monkeypatch.delenv("LOGREASONER_EMBEDDINGS")
+    monkeypatch.delenv("LOGREASONER_EMBEDDED_WEIGHTS")
+    monkeypatch.setattr("logreasoner.thoughts_db.embed.embeddings_available", lambda: False)
+    assert environment()["retrieval"].startswith("lexical (no embedder here")
+    assert environment()["embedded_weights"] == "as trained"
 
 
 def test_dummy_lm_program_usage_and_format_failures(fixtures, tmp_path):
