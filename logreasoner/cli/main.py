@@ -139,6 +139,20 @@ def models_list(as_json: bool = typer.Option(False, "--json", help="print the mo
                 typer.echo(f"    data: {src.get('name')} — {src.get('rows')} rows — {src.get('licence')}")
             for ds, sc in (card.get("held_back") or {}).items():
                 typer.echo(f"    held-back {ds}: {_scores_line(sc)}")
+    typer.echo(f"retrieval embedder all-MiniLM-L6-v2: {_embedder_state()}")
+
+
+def _embedder_state() -> str:
+    """Where the sentence embedder of hybrid retrieval comes from here, or why retrieval is lexical."""
+    from logreasoner.lm.embedder_weights import cached_embedder_folder
+    from logreasoner.settings import get_settings
+    from logreasoner.thoughts_db.embed import embeddings_available, installed_model_dir
+
+    if get_settings().embeddings is False:
+        return "off (LOGREASONER_EMBEDDINGS=0): retrieval is lexical"
+    if not embeddings_available():
+        return "not pulled: retrieval is lexical (run 'logreasoner models pull local')"
+    return "installed ([embed] extra)" if installed_model_dir() is not None else f"pulled ({cached_embedder_folder()})"
 
 
 def _scores_line(scores: object) -> str:

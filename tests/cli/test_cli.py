@@ -70,6 +70,17 @@ def test_tasks_and_models_list(capsys):
     assert code == 0 and {"anomaly", "diagnosis"} <= {t["name"] for t in json.loads(out)}
     code, out, _ = run_cli(capsys, "models", "list")
     assert code == 0 and "smollm2-135m" in out and "Apache-2.0" in out
+    assert "retrieval embedder all-MiniLM-L6-v2: " in out
+
+
+def test_models_list_says_when_retrieval_is_lexical(capsys, monkeypatch):
+    monkeypatch.setenv("LOGREASONER_EMBEDDINGS", "0")
+    code, out, _ = run_cli(capsys, "models", "list")
+    assert code == 0 and "all-MiniLM-L6-v2: off (LOGREASONER_EMBEDDINGS=0): retrieval is lexical" in out
+    monkeypatch.delenv("LOGREASONER_EMBEDDINGS")
+    monkeypatch.setattr("logreasoner.thoughts_db.embed.embeddings_available", lambda: False)
+    code, out, _ = run_cli(capsys, "models", "list")
+    assert "not pulled: retrieval is lexical (run 'logreasoner models pull local')" in out
 
 
 def test_models_list_names_the_weights_a_student_was_trained_on(capsys, monkeypatch, tmp_path):

