@@ -54,12 +54,10 @@ def convert(source: Path, folder: Path, ftype_name: str) -> Path:
 def weight_files(chosen: list[str], folder: Path) -> dict[str, str]:
     from logreasoner.lm.registry import resolve_embedded
 
-    from logreasoner.lm.registry import embedded_model
-    from logreasoner.lm.runtime_weights import WEIGHT_FORMATS, runtime_weights
+    from logreasoner.lm.runtime_weights import WEIGHT_FORMATS, embedded_weights
 
     q4 = resolve_embedded("local")
-    base = embedded_model(embedded_model("local").base or "local")
-    return {name: str(runtime_weights(q4, base.sha256, name, folder) if name in WEIGHT_FORMATS
+    return {name: str(embedded_weights("local", name) if name in WEIGHT_FORMATS
                       else convert(q4, folder, name.upper())) for name in chosen}
 
 

@@ -103,22 +103,17 @@ def resolve_student(spec: str) -> tuple[Path, str | None]:
     ``spec`` is ``local`` (or another embedded name, ``@q4_0`` for its Q4_0 conversion), a ``.gguf`` file, or a
     Hugging Face model folder.
     """
-    from logreasoner.lm.registry import EMBEDDED_MODELS, MODEL_ALIASES, resolve_embedded
+    from logreasoner.lm.registry import EMBEDDED_MODELS, MODEL_ALIASES
+    from logreasoner.lm.runtime_weights import embedded_weights
+    from logreasoner.lm.spec import parse_spec
 
     s = str(spec).strip()
     for prefix in ("hf:", "llamacpp:", "local:"):
         if s.startswith(prefix):
             s = s[len(prefix):]
-    name, at, fmt = s.rpartition("@")
-    if at and (name in MODEL_ALIASES or name in EMBEDDED_MODELS):  # local-base@q4_0: the weights in that format
-        from logreasoner.lm.registry import embedded_model, model_cache_dir
-        from logreasoner.lm.runtime_weights import runtime_weights
-
-        base = embedded_model(embedded_model(name).base or name)
-        p = runtime_weights(resolve_embedded(name), base.sha256, fmt, model_cache_dir() / base.name)
-        return p.parent, p.name
-    if s in MODEL_ALIASES or s in EMBEDDED_MODELS:
-        p = resolve_embedded(s)
+    name = s.rpartition("@")[0] or s
+    if name in MODEL_ALIASES or name in EMBEDDED_MODELS:  # local-base, local-base@q4_0 (that format's weights)
+        p = embedded_weights(name, parse_spec(s).weights)
         return p.parent, p.name
     p = Path(s).expanduser()
     if p.is_file() and p.suffix.lower() == ".gguf":

