@@ -44,20 +44,23 @@ def trl_args(config_cls: Any, output_dir: Path, *layers: dict[str, Any], device:
              save_steps: int | None = None, **fixed: Any) -> Any:
     """A TRL config from the device's defaults, then each override layer in turn, then ``fixed`` (what the
     stage needs). ``save_steps`` writes a checkpoint every that many optimizer steps (the last two are kept), so
-    a killed stage resumes from the last one."""
-    import torch
+    a killed stage resumes from the last one. ``bf16 = "auto"`` (the default on a GPU) autocasts where the hardware
+    computes in bfloat16 (finetune/precision.py)."""
+    from logreasoner.finetune.precision import AUTO, resolve_bf16
 
+    where = resolve_device(device)
     merged: dict[str, Any] = {}
-    if resolve_device(device) == "cpu":
+    if where == "cpu":
         merged.update(CPU_TRL_DEFAULTS)
     else:
         merged.update({k: v for k, v in CPU_TRL_DEFAULTS.items() if k not in ("use_cpu", "bf16", "fp16")})
-        merged["bf16"] = bool(torch.cuda.is_bf16_supported())
+        merged["bf16"] = AUTO
     if save_steps:
         merged.update(save_strategy="steps", save_steps=int(save_steps), save_total_limit=2)
     for layer in layers:
         merged.update(layer or {})
     merged.update(fixed)
+    merged["bf16"] = resolve_bf16(merged.get("bf16", False), where)
     merged["output_dir"] = str(output_dir)
     try:
         return config_cls(**merged)

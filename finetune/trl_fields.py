@@ -14,7 +14,10 @@ from typing import Any
 
 from logreasoner.errors import ConfigError
 
-__all__ = ["check_trl_table"]
+__all__ = ["check_trl_table", "TOOLKIT_VALUES"]
+
+# Values this toolkit resolves before TRL sees them (finetune/precision.py: "auto" = where the hardware has it).
+TOOLKIT_VALUES: dict[str, tuple[Any, ...]] = {"bf16": ("auto",)}
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,6 +78,8 @@ def check_trl_table(where: str, config_class: str, table: dict[str, Any] | None)
             raise ConfigError(f"[{where}] has no setting {key!r} in TRL's {config_class}",
                               "did you mean " + " or ".join(repr(n) for n in near) + "?" if near
                               else f"see trl.{config_class} for its fields")
+        if value in TOOLKIT_VALUES.get(key, ()):
+            continue
         if not _type_ok(value, fields[key]):
             raise ConfigError(f"[{where}] {key} = {value!r} is not a valid {config_class}.{key} ({fields[key]})",
                               "fix the value's type in the config file")

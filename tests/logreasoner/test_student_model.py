@@ -119,3 +119,15 @@ def test_local_names():
     # `local` is the tuned student whenever its adapter ships with this install
     expected = "smollm2-135m-logreasoner" if tuned.adapter_path is not None else "smollm2-135m"
     assert embedded_model("local").name == expected
+
+
+def test_the_shipped_card_names_the_recipe_in_the_repo_and_its_hash():
+    root = Path(__file__).resolve().parents[2]
+    card_path = root / "logreasoner" / "data" / "student" / "card.json"
+    if not card_path.is_file():
+        pytest.skip("no student ships in this checkout")
+    card = json.loads(card_path.read_text())
+    recipe = root / card["recipe"]
+    assert recipe.is_file(), card["recipe"]
+    # the recipe file a user runs to reproduce `local` is the one the card vouches for
+    assert hashlib.sha256(recipe.read_bytes()).hexdigest() == card["recipe_sha256"]
